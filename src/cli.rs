@@ -1,0 +1,273 @@
+//! The command line, as clap derive types. Commands resolve these into plain settings
+//! once; core modules never see clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Upgrade a xiaozhi-esp32-server Docker Compose deployment from one resource tier to
+/// another: a verified backup first, every step journaled, and a way back.
+#[derive(Debug, Parser)]
+#[command(name = "xzup", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// The deployment directory (holds the compose file, mysql/data, uploadfile).
+    #[arg(
+        short = 'C',
+        long = "dir",
+        value_name = "DIR",
+        global = true,
+        default_value = "."
+    )]
+    pub dir: PathBuf,
+    /// The compose file [default: the one xzup last activated in DIR, else the first of
+    /// docker-compose-offline.yml, docker-compose_all.yml, docker-compose.yml,
+    /// docker-compose.yaml, compose.yaml, compose.yml].
+    #[arg(short = 'f', long = "file", value_name = "FILE", global = true)]
+    pub file: Option<PathBuf>,
+    /// A tiers file to use instead of the built-in catalog (also `tiers_file` in xzup.toml).
+    #[arg(long, value_name = "FILE", global = true, env = "XZUP_TIERS_FILE")]
+    pub tiers_file: Option<PathBuf>,
+    /// Map a role to a compose service, e.g. `--service db=mysql` (repeatable).
+    #[arg(long = "service", value_name = "ROLE=SERVICE", global = true)]
+    pub services: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text, global = true)]
+    pub format: FormatArg,
+    /// When to use colour (NO_COLOR is honoured with `auto`).
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]
+    pub color: ColorArg,
+    /// Print only results, warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail (the commands xzup runs).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the tier catalog: resources per service, MySQL/Redis settings, intended
+    /// users, and whether this host can run each tier.
+    Tiers,
+    /// Print (or write) the compose file for a tier.
+    ///
+    /// Example: xzup render --tier high -o /tmp/docker-compose-high.yml
+    Render(RenderArgs),
+    /// Show what `apply` would do, without changing anything.
+    ///
+    /// Example: xzup plan --tier ultra --detailed-exitcode
+    Plan(PlanArgs),
+    /// Upgrade the running stack to a tier: preflight, down, backup, write compose, up,
+    /// verify, commit. A failure after `down` puts the old stack back.
+    ///
+    /// Example: xzup apply --tier ultra
+    Apply(ApplyArgs),
+    /// Continue an interrupted run from its journal.
+    Resume(RunOptions),
+    /// Return to the stack as it was before a run (the last one by default).
+    Rollback(RollbackArgs),
+    /// Show the active tier and file, each container against it, and any unfinished run.
+    Status,
+    /// List past runs: times, tiers, outcome, step durations, downtime, backup.
+    History,
+    /// Clear a stale lock left by a run whose process is gone.
+    Unlock(UnlockArgs),
+    /// Write a verified tar.gz backup of the deployment's data.
+    Backup(BackupArgs),
+    /// List, verify or prune backups.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
+    /// Restore a backup; whatever stood in the way is moved aside, never deleted.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TierArgs {
+    /// The target tier (see `xzup tiers`).
+    #[arg(long, value_name = "TIER")]
+    pub tier: String,
+    /// Upgrade only these roles (server, db, redis, web); the others keep what they have.
+    #[arg(long, value_name = "ROLE[,ROLE...]")]
+    pub only: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub target: TierArgs,
+    /// Write to FILE instead of stdout (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TierArgs,
+    /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: TierArgs,
+    /// Print the plan and change nothing (same as `xzup plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: exit 0 when nothing would change, 2 when changes are pending.
+    #[arg(long, requires = "dry_run")]
+    pub detailed_exitcode: bool,
+    /// Go ahead even when the host looks too small (cores, memory, disk).
+    #[arg(long)]
+    pub force: bool,
+    /// Pull missing images before stopping anything.
+    #[arg(long)]
+    pub pull: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub backup: BackupOptions,
+}
+
+/// Options of a run that `resume` can also take.
+#[derive(Debug, Args, Clone)]
+pub struct RunOptions {
+    /// Seconds to wait for every service to run and be healthy after `up`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub wait_timeout: u64,
+    /// Seconds of `docker stats` sampling during verify.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub verify_window: u64,
+    /// Treat the monitoring thresholds (CPU > 70%, memory > 80% of the limit) as failures.
+    #[arg(long)]
+    pub strict: bool,
+    /// On rollback, restore data from the run's backup: auto (when a data-bearing
+    /// service's image changed), always, never.
+    #[arg(long, value_enum, default_value_t = RestoreDataArg::Auto)]
+    pub restore_data: RestoreDataArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RestoreDataArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The run to undo (see `xzup history`) [default: the last one].
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    /// Restore data from the run's backup: auto, always, never.
+    #[arg(long, value_enum, default_value_t = RestoreDataArg::Never)]
+    pub restore_data: RestoreDataArg,
+    /// Seconds to wait for the old stack to be healthy.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub wait_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Clear the lock even if its process still seems to run.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where and how to write a backup.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Backup options")]
+pub struct BackupOptions {
+    /// Directory for archives [default: DIR/backups].
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// gzip level, 1 (fast) to 9 (small).
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub level: u32,
+    /// Also back up these paths (relative to DIR), e.g. large model files.
+    #[arg(long, value_name = "PATH")]
+    pub include: Vec<PathBuf>,
+    /// Skip reading the archive back against its manifest (not recommended).
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The archive to write [default: BACKUP_DIR/backup-YYYYMMDD-HHMMSS.tar.gz].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: BackupOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// List backups: time, size, compression ratio, verified or not.
+    List(BackupDirArg),
+    /// Check an archive against its manifest.
+    Verify {
+        /// The archive.
+        file: PathBuf,
+    },
+    /// Delete old backups, keeping the newest N (never the newest verified one, nor one a
+    /// recent or unfinished run refers to).
+    Prune {
+        /// How many to keep.
+        #[arg(long, value_name = "N")]
+        keep: usize,
+        #[command(flatten)]
+        dir: BackupDirArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BackupDirArg {
+    /// Directory for archives [default: DIR/backups].
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The archive to restore.
+    pub file: PathBuf,
+    /// Where to restore [default: DIR].
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,89 @@
+//! One file per subcommand. Each is a thin function: resolve the arguments, call the
+//! core, hand the result to the printer, return an exit status.
+
+mod apply;
+mod backup;
+mod backups;
+mod history;
+mod plan;
+mod render;
+mod restore;
+mod resume;
+mod rollback;
+mod status;
+mod tiers;
+mod unlock;
+
+use crate::cli::{Cli, ColorArg, Command, FormatArg, GlobalArgs};
+use crate::deployment::DeploymentOptions;
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::printer::{ColorChoice, Format, Printer, Verbosity};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> ExitStatus {
+    let printer = printer_for(&cli.global);
+    let opts = deployment_options(&cli.global);
+    let result = match &cli.command {
+        Command::Tiers => tiers::run(&opts, &printer),
+        Command::Render(args) => render::run(&opts, &printer, args),
+        Command::Plan(args) => plan::run(&opts, &printer, args),
+        Command::Apply(args) => apply::run(&opts, &printer, args),
+        Command::Resume(args) => resume::run(&opts, &printer, args),
+        Command::Rollback(args) => rollback::run(&opts, &printer, args),
+        Command::Status => status::run(&opts, &printer),
+        Command::History => history::run(&opts, &printer),
+        Command::Unlock(args) => unlock::run(&opts, &printer, args),
+        Command::Backup(args) => backup::run(&opts, &printer, args),
+        Command::Backups(args) => backups::run(&opts, &printer, args),
+        Command::Restore(args) => restore::run(&opts, &printer, args),
+    };
+    match result {
+        Ok(status) => status,
+        Err(err) => report(&printer, &err),
+    }
+}
+
+/// Prints an error and its hint; returns the exit status it ends the run with.
+pub(crate) fn report(printer: &Printer, err: &Error) -> ExitStatus {
+    printer.error(err, err.hint().as_deref());
+    err.exit_status()
+}
+
+fn printer_for(global: &GlobalArgs) -> Printer {
+    let format = match global.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+    };
+    let color = match global.color {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
+    };
+    let verbosity = if global.quiet {
+        Verbosity::Quiet
+    } else if global.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    Printer::new(format, color, verbosity)
+}
+
+fn deployment_options(global: &GlobalArgs) -> DeploymentOptions {
+    DeploymentOptions {
+        dir: global.dir.clone(),
+        file: global.file.clone(),
+        tiers_file: global.tiers_file.clone(),
+        services: global.services.clone(),
+    }
+}
+
+/// The error a command that is not built yet returns.
+#[allow(dead_code)]
+pub(crate) fn not_yet(name: &str) -> Error {
+    Error::Other {
+        message: format!("`xzup {name}` is not available yet"),
+        hint: None,
+    }
+}

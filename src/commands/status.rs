@@ -1,0 +1,10 @@
+//! `xzup status` (STUB: being written).
+
+use crate::deployment::DeploymentOptions;
+use crate::error::Result;
+use crate::exit::ExitStatus;
+use crate::printer::Printer;
+
+pub(crate) fn run(_opts: &DeploymentOptions, _printer: &Printer) -> Result<ExitStatus> {
+    Err(super::not_yet("status"))
+}

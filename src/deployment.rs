@@ -1,0 +1,158 @@
+//! A deployment directory opened for a command: its compose file, the role map, the tier
+//! catalog and xzup's state, resolved from the command line and `DIR/xzup.toml`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::compose::{self, ComposeFile};
+use crate::error::{Error, Result};
+use crate::roles::{Role, RoleMap};
+use crate::state::{self, State};
+use crate::tiers::Catalog;
+
+/// The global options, as plain settings.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentOptions {
+    pub dir: PathBuf,
+    pub file: Option<PathBuf>,
+    pub tiers_file: Option<PathBuf>,
+    /// `ROLE=SERVICE` pairs from `--service`.
+    pub services: Vec<String>,
+}
+
+/// `DIR/xzup.toml`: per-deployment settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// A tiers file, relative to the deployment dir.
+    pub tiers_file: Option<PathBuf>,
+    /// Role → compose service name.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
+}
+
+pub const CONFIG_FILE: &str = "xzup.toml";
+
+/// A deployment directory with its configuration, before any compose file is read.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The deployment directory, absolute.
+    pub dir: PathBuf,
+    pub config: Config,
+    pub state: State,
+    pub roles: RoleMap,
+    opts: DeploymentOptions,
+}
+
+impl Deployment {
+    /// Opens `opts.dir`: checks it exists, reads `xzup.toml` and the state, builds the
+    /// role map (`xzup.toml` first, then `--service`).
+    pub fn open(opts: &DeploymentOptions) -> Result<Deployment> {
+        let dir = std::path::absolute(&opts.dir).map_err(|e| Error::io("resolve", &opts.dir, e))?;
+        if !dir.is_dir() {
+            return Err(Error::Other {
+                message: format!(
+                    "deployment directory `{}` does not exist",
+                    opts.dir.display()
+                ),
+                hint: Some(
+                    "pass the directory that holds the compose file with `-C DIR`".to_string(),
+                ),
+            });
+        }
+        let config = read_config(&dir)?;
+        let state = State::load(&dir).map_err(|e| Error::io("read", state::state_dir(&dir), e))?;
+        let mut roles = RoleMap::default();
+        let pairs = config
+            .services
+            .iter()
+            .map(|(r, s)| (r.clone(), s.clone(), CONFIG_FILE))
+            .chain(opts.services.iter().map(|pair| {
+                let (r, s) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+                (r.to_string(), s.to_string(), "--service")
+            }));
+        for (role, service, origin) in pairs {
+            let parsed: Role =
+                role.parse()
+                    .map_err(|e: crate::roles::UnknownRole| Error::Usage {
+                        message: format!("{origin}: {e}"),
+                        hint: Some("map a role like `--service db=mysql`".to_string()),
+                    })?;
+            if service.trim().is_empty() {
+                return Err(Error::Usage {
+                    message: format!("{origin}: no service name given for role `{role}`"),
+                    hint: Some("map a role like `--service db=mysql`".to_string()),
+                });
+            }
+            roles.set(parsed, service.trim());
+        }
+        Ok(Deployment {
+            dir,
+            config,
+            state,
+            roles,
+            opts: opts.clone(),
+        })
+    }
+
+    /// `DIR/.xzup`
+    pub fn state_dir(&self) -> PathBuf {
+        state::state_dir(&self.dir)
+    }
+
+    /// The default backup directory, `DIR/backups`.
+    pub fn backups_dir(&self) -> PathBuf {
+        self.dir.join("backups")
+    }
+
+    /// Resolves a path given by the operator against the deployment dir.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.dir.join(path)
+        }
+    }
+
+    /// The tier catalog: `--tiers-file`, else `tiers_file` in `xzup.toml`, else built in.
+    pub fn catalog(&self) -> Result<Catalog> {
+        if let Some(path) = &self.opts.tiers_file {
+            return Ok(Catalog::load(path)?);
+        }
+        if let Some(path) = &self.config.tiers_file {
+            return Ok(Catalog::load(&self.resolve(path))?);
+        }
+        Ok(Catalog::embedded())
+    }
+
+    /// The path of the compose file to read (see [`compose::locate`]).
+    pub fn compose_path(&self) -> Result<PathBuf> {
+        let explicit = self.opts.file.as_deref();
+        let explicit = explicit.map(|f| {
+            // `-f` is relative to the current directory, like every other tool's.
+            std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf())
+        });
+        let last = self.state.active_compose.as_deref();
+        Ok(compose::locate(&self.dir, explicit.as_deref(), last)?)
+    }
+
+    /// Reads the compose file.
+    pub fn compose(&self) -> Result<ComposeFile> {
+        Ok(ComposeFile::load(&self.compose_path()?)?)
+    }
+}
+
+fn read_config(dir: &Path) -> Result<Config> {
+    let path = dir.join(CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    toml::from_str(&text).map_err(|e| Error::Other {
+        message: format!("`{}` is not valid: {}", path.display(), e.message()),
+        hint: Some("xzup.toml takes `tiers_file = \"FILE\"` and a `[services]` table of role = \"service\"".to_string()),
+    })
+}

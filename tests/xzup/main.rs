@@ -1,0 +1,11 @@
+//! xzup's integration tests: one test binary that runs the built `xzup`.
+//!
+//! Tests that need a Docker engine live in the `e2e_*` modules; they skip (saying why) on a
+//! machine without Docker, and never skip under `CI=true`.
+
+mod harness;
+
+mod backup;
+mod cli;
+mod e2e_driver;
+mod e2e_upgrade;
