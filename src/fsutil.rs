@@ -7,7 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `contents` to `path` atomically with the given mode (e.g. `0o600`).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
@@ -76,6 +76,45 @@ pub fn available_space(path: &Path) -> io::Result<u64> {
     Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
+/// Moves whatever stands at `path` aside to `<path>.xzup-quarantine-<timestamp>` instead of
+/// overwriting or deleting it. Returns where it went, or `None` when nothing was there.
+pub fn quarantine(path: &Path) -> io::Result<Option<PathBuf>> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let base = format!("{}.xzup-quarantine-{stamp}", path.display());
+    let mut dest = PathBuf::from(&base);
+    let mut n = 1;
+    while fs::symlink_metadata(&dest).is_ok() {
+        n += 1;
+        dest = PathBuf::from(format!("{base}-{n}"));
+    }
+    fs::rename(path, &dest)?;
+    sync_dir(parent_dir(path))?;
+    Ok(Some(dest))
+}
+
+/// The bytes of regular files under `path` (symlinks not followed); 0 when it is missing.
+pub fn disk_usage(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| disk_usage(&e.path()))
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +139,27 @@ mod tests {
         ensure_private_dir(&state).unwrap();
         let mode = fs::metadata(&state).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn quarantine_moves_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.yml");
+        assert_eq!(quarantine(&path).unwrap(), None);
+        fs::write(&path, "old").unwrap();
+        let moved = quarantine(&path).unwrap().unwrap();
+        assert!(!path.exists());
+        assert_eq!(fs::read_to_string(&moved).unwrap(), "old");
+        assert!(moved.to_string_lossy().contains(".xzup-quarantine-"));
+    }
+
+    #[test]
+    fn disk_usage_sums_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        fs::write(dir.path().join("a/x"), [0u8; 10]).unwrap();
+        fs::write(dir.path().join("a/b/y"), [0u8; 5]).unwrap();
+        assert_eq!(disk_usage(&dir.path().join("a")), 15);
+        assert_eq!(disk_usage(&dir.path().join("missing")), 0);
     }
 }

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod journal;
 pub mod lock;
+pub mod plan;
 pub mod printer;
 pub mod roles;
 pub mod state;

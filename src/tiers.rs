@@ -119,3 +119,45 @@ impl Catalog {
             })
     }
 }
+
+// STUB (being written): classification and targets.
+
+/// Which tier a file's settings match: a tier name, or `custom` with each role's tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    pub tier: String,
+    pub per_role: BTreeMap<Role, Option<String>>,
+}
+
+/// Total cpus and memory of a tier's limits and reservations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub limits: Allocation,
+    pub reservations: Allocation,
+}
+
+impl Catalog {
+    pub fn classify(&self, observed: &crate::compose::Observed, roles: &[Role]) -> Classification {
+        let _ = (observed, roles);
+        todo!()
+    }
+}
+
+impl Tier {
+    pub fn target(&self, only: &[Role]) -> crate::compose::Target {
+        let _ = only;
+        todo!()
+    }
+    pub fn totals(&self) -> Totals {
+        todo!()
+    }
+    pub fn max_cpus(&self) -> Cpus {
+        todo!()
+    }
+}
+
+impl std::fmt::Display for Classification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.tier)
+    }
+}

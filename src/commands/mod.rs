@@ -87,3 +87,10 @@ pub(crate) fn not_yet(name: &str) -> Error {
         hint: None,
     }
 }
+
+/// The host's size from the Docker engine, when one answers quickly; `None` otherwise
+/// (the plan needs no engine).
+pub(crate) fn engine_host() -> Option<crate::plan::HostFacts> {
+    // Wired to the docker driver's `info()` once it lands.
+    None
+}

@@ -1,14 +1,203 @@
-//! `xzup plan` (STUB: being written).
+//! `xzup plan --tier T`: what `apply` would do, changing nothing. `apply --dry-run` prints
+//! the same plan through [`print`].
 
-use crate::deployment::DeploymentOptions;
-use crate::error::Result;
+use crate::backup;
+use crate::cli::{PlanArgs, TierArgs};
+use crate::deployment::{Deployment, DeploymentOptions};
+use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
-use crate::printer::Printer;
+use crate::plan::{self, BackupItem, Plan, PlanInput};
+use crate::printer::{Printer, Style};
+use crate::roles::{self, Role};
 
 pub(crate) fn run(
-    _opts: &DeploymentOptions,
-    _printer: &Printer,
-    _args: &crate::cli::PlanArgs,
+    opts: &DeploymentOptions,
+    printer: &Printer,
+    args: &PlanArgs,
 ) -> Result<ExitStatus> {
-    Err(super::not_yet("plan"))
+    let (_, plan) = compute(opts, &args.target, None)?;
+    print(printer, &plan);
+    Ok(exit_status(&plan, args.detailed_exitcode))
+}
+
+/// 0, or with `--detailed-exitcode` 2 when changes are pending.
+pub(crate) fn exit_status(plan: &Plan, detailed: bool) -> ExitStatus {
+    if detailed && plan.changes {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// `--only server,db` → roles; `None` → empty (all roles).
+pub(crate) fn only_roles(only: Option<&str>) -> Result<Vec<Role>> {
+    let Some(list) = only else {
+        return Ok(Vec::new());
+    };
+    let roles = roles::parse_only(list).map_err(|e| Error::Usage {
+        message: format!("--only: {e}"),
+        hint: Some("list roles separated by commas, e.g. `--only server,db`".into()),
+    })?;
+    if roles.is_empty() {
+        return Err(Error::Usage {
+            message: "--only: no role given".into(),
+            hint: Some("list roles separated by commas, e.g. `--only server,db`".into()),
+        });
+    }
+    Ok(roles)
+}
+
+/// Opens the deployment and computes the plan for `target`.
+pub(crate) fn compute(
+    opts: &DeploymentOptions,
+    target: &TierArgs,
+    backup_dir: Option<&std::path::Path>,
+) -> Result<(Deployment, Plan)> {
+    let deployment = Deployment::open(opts)?;
+    let catalog = deployment.catalog()?;
+    let tier = catalog.get(&target.tier)?;
+    let only = only_roles(target.only.as_deref())?;
+    let compose = deployment.compose()?;
+    let backup_items = backup::default_paths(&compose, &deployment.roles, &deployment.dir, &[])
+        .into_iter()
+        .map(|path| {
+            let path = deployment.resolve(&path);
+            BackupItem {
+                bytes: crate::fsutil::disk_usage(&path),
+                path,
+            }
+        })
+        .collect();
+    let backup_dir = backup_dir
+        .map(|d| deployment.resolve(d))
+        .unwrap_or_else(|| deployment.backups_dir());
+    let archive = backup_dir.join(format!(
+        "backup-{}.tar.gz",
+        chrono::Local::now().format("%Y%m%d-%H%M%S")
+    ));
+    let host = super::engine_host();
+    let plan = plan::build(PlanInput {
+        dir: &deployment.dir,
+        compose: &compose,
+        roles: &deployment.roles,
+        catalog: &catalog,
+        tier,
+        only,
+        backup_items,
+        archive,
+        host,
+    })?;
+    Ok((deployment, plan))
+}
+
+/// Prints the plan: JSON as one document, or the text report.
+pub(crate) fn print(printer: &Printer, plan: &Plan) {
+    if printer.is_json() {
+        printer.json(&serde_json::to_value(plan).expect("plan serialises"));
+        return;
+    }
+    let rel = |p: &std::path::Path| plan::display_rel(&plan.deployment, p);
+    let bold = |s: &str| printer.paint(s, Style::Bold);
+    printer.out(format_args!(
+        "{} {} ({}) -> {} ({})",
+        bold("Plan:"),
+        rel(&plan.source_file),
+        plan.from,
+        rel(&plan.target_file),
+        plan.to
+    ));
+    printer.out(format_args!("Deployment: {}", plan.deployment.display()));
+    if !plan.changes {
+        printer.out(format_args!(
+            "{}",
+            printer.paint(
+                "Nothing to change: the compose file already has these settings.",
+                Style::Good
+            )
+        ));
+        return;
+    }
+
+    printer.out("");
+    printer.out(bold("Steps"));
+    for (i, step) in plan.steps.iter().enumerate() {
+        printer.out(format_args!(
+            "  {}. {:<14} {}",
+            i + 1,
+            step.name,
+            step.summary
+        ));
+        for detail in &step.details {
+            printer.out(format_args!("     {:<14} {detail}", ""));
+        }
+    }
+
+    printer.out("");
+    printer.out(bold("Services"));
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    printer.out(format_args!(
+        "  {:<7} {:<24} {:<20} {:>10}    {}",
+        "role", "setting", "", "current", "target"
+    ));
+    for row in &plan.settings {
+        let (current, target) = (dash(&row.current), dash(&row.target));
+        let target = if row.changed {
+            printer.paint(&target, Style::Added)
+        } else {
+            printer.paint(&format!("{target} (unchanged)"), Style::Dim)
+        };
+        printer.out(format_args!(
+            "  {:<7} {:<45} {:>10} -> {target}",
+            row.role.name(),
+            row.setting,
+            current
+        ));
+    }
+
+    if let Some(host) = &plan.host {
+        printer.out("");
+        printer.out(format_args!(
+            "{} (docker info: {} cores, {})",
+            bold("Host"),
+            host.cpus,
+            crate::units::human_bytes(host.memory)
+        ));
+        for check in &plan.host_checks {
+            let mark = match (check.ok, check.blocking) {
+                (true, _) => printer.paint("ok", Style::Good),
+                (false, true) => printer.paint("refused", Style::Error),
+                (false, false) => printer.paint("warning", Style::Warn),
+            };
+            printer.out(format_args!(
+                "  {:<7} {:<8} {}",
+                mark, check.check, check.message
+            ));
+        }
+    }
+
+    if !plan.warnings.is_empty() {
+        printer.out("");
+        printer.out(bold("Warnings"));
+        for w in &plan.warnings {
+            printer.out(format_args!("  {w}"));
+        }
+    }
+
+    printer.out("");
+    printer.out(bold("Diff"));
+    for line in plan.diff.lines() {
+        let style = if line.starts_with("+++") || line.starts_with("---") {
+            Style::Bold
+        } else if line.starts_with('+') {
+            Style::Added
+        } else if line.starts_with('-') {
+            Style::Removed
+        } else if line.starts_with("@@") {
+            Style::Header
+        } else {
+            printer.out(line);
+            continue;
+        };
+        printer.out(printer.paint(line, style));
+    }
 }

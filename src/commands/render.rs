@@ -1,14 +1,72 @@
-//! `xzup render` (STUB: being written).
+//! `xzup render --tier T [--only ROLES] [-o FILE]`: the tier's compose file, on stdout
+//! (secrets redacted) or written atomically to FILE.
 
-use crate::deployment::DeploymentOptions;
-use crate::error::Result;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::cli::RenderArgs;
+use crate::compose::ComposeFile;
+use crate::deployment::{Deployment, DeploymentOptions};
+use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
+use crate::fsutil;
+use crate::plan::{redact, target_file_name};
 use crate::printer::Printer;
 
 pub(crate) fn run(
-    _opts: &DeploymentOptions,
-    _printer: &Printer,
-    _args: &crate::cli::RenderArgs,
+    opts: &DeploymentOptions,
+    printer: &Printer,
+    args: &RenderArgs,
 ) -> Result<ExitStatus> {
-    Err(super::not_yet("render"))
+    let deployment = Deployment::open(opts)?;
+    let catalog = deployment.catalog()?;
+    let tier = catalog.get(&args.target.tier)?;
+    let only = super::plan::only_roles(args.target.only.as_deref())?;
+    let compose = deployment.compose()?;
+    let rendered = compose.render(&deployment.roles, &tier.target(&only))?;
+    let out_path = args
+        .output
+        .as_deref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let checked_path = out_path
+        .clone()
+        .unwrap_or_else(|| deployment.dir.join(target_file_name(&tier.name)));
+    let written = ComposeFile::parse(&checked_path, rendered.clone())?;
+    for warning in written.warnings(&deployment.roles) {
+        printer.warn(format_args!("{}: {}", warning.service, warning.message));
+    }
+
+    let Some(path) = out_path else {
+        printer.out_raw(&redact(&rendered, &compose.secrets()));
+        if !compose.secrets().is_empty() {
+            printer.info("note: secrets from `environment:` are shown as ******** on stdout; write the file with `-o FILE`");
+        }
+        return Ok(ExitStatus::Success);
+    };
+    if path == compose.path {
+        return Err(Error::Usage {
+            message: format!("`{}` is the source compose file", path.display()),
+            hint: Some("xzup never modifies the source file: pass another `-o FILE`".into()),
+        });
+    }
+    if std::fs::read_to_string(&path).is_ok_and(|old| old == rendered) {
+        printer.info(format_args!("{} is up to date", path.display()));
+        return Ok(ExitStatus::Success);
+    }
+    if let Some(moved) = fsutil::quarantine(&path).map_err(|e| Error::io("move aside", &path, e))? {
+        printer.info(format_args!(
+            "kept the previous file as {}",
+            moved.display()
+        ));
+    }
+    let mode = std::fs::metadata(&compose.path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o600);
+    fsutil::write_atomic(&path, rendered.as_bytes(), mode)
+        .map_err(|e| Error::io("write", &path, e))?;
+    printer.info(format_args!(
+        "wrote {} for tier `{}`",
+        path.display(),
+        tier.name
+    ));
+    Ok(ExitStatus::Success)
 }

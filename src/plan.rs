@@ -1,0 +1,397 @@
+//! The plan: what `apply` would do to a deployment, computed without changing anything —
+//! the steps, each service's settings current → target, host checks and the diff of the
+//! compose file. `plan`, `apply --dry-run` and `apply` itself all start from it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::compose::{ComposeFile, Observed, Target};
+use crate::error::Result;
+use crate::roles::{Role, RoleMap};
+use crate::tiers::{Catalog, Classification, Tier};
+use crate::units::human_bytes;
+
+/// The host's size, as the Docker engine reports it (`docker info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HostFacts {
+    pub cpus: u32,
+    pub memory: u64,
+}
+
+/// A path the backup step will archive, with its current size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupItem {
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// What the plan needs besides the compose file.
+pub struct PlanInput<'a> {
+    pub dir: &'a Path,
+    pub compose: &'a ComposeFile,
+    pub roles: &'a RoleMap,
+    pub catalog: &'a Catalog,
+    pub tier: &'a Tier,
+    /// Roles to change; empty means all.
+    pub only: Vec<Role>,
+    pub backup_items: Vec<BackupItem>,
+    pub archive: PathBuf,
+    pub host: Option<HostFacts>,
+}
+
+/// One numbered step of an apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanStep {
+    pub name: &'static str,
+    pub summary: String,
+    pub details: Vec<String>,
+}
+
+/// One setting of one service, current → target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingChange {
+    pub role: Role,
+    pub service: String,
+    pub setting: &'static str,
+    pub current: Option<String>,
+    pub target: Option<String>,
+    pub changed: bool,
+}
+
+/// A check of the host against the target tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostCheck {
+    pub check: &'static str,
+    pub ok: bool,
+    /// `false` for a warning only (memory), `true` when apply refuses without `--force`.
+    pub blocking: bool,
+    pub message: String,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub deployment: PathBuf,
+    pub source_file: PathBuf,
+    pub target_file: PathBuf,
+    pub tier: String,
+    pub only: Vec<Role>,
+    pub from: Classification,
+    pub to: Classification,
+    pub changes: bool,
+    pub steps: Vec<PlanStep>,
+    pub settings: Vec<SettingChange>,
+    pub host: Option<HostFacts>,
+    pub host_checks: Vec<HostCheck>,
+    pub warnings: Vec<String>,
+    /// Unified diff of the compose file, secrets redacted.
+    pub diff: String,
+    /// The rendered file (never printed as part of the plan: it may hold secrets).
+    #[serde(skip)]
+    pub rendered: String,
+}
+
+/// The file `apply` writes for `tier`, beside the source: `docker-compose-<tier>.yml`.
+pub fn target_file_name(tier: &str) -> String {
+    format!("docker-compose-{tier}.yml")
+}
+
+/// What replaces a secret wherever xzup shows text from a compose file.
+pub const REDACTED: &str = "********";
+
+/// Replaces every secret in `text` with [`REDACTED`].
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    // Longest first, so a secret that contains another is replaced whole.
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in sorted {
+        out = out.replace(secret.as_str(), REDACTED);
+    }
+    out
+}
+
+/// Computes the plan. Changes nothing.
+pub fn build(input: PlanInput<'_>) -> Result<Plan> {
+    let compose = input.compose;
+    let only: Vec<Role> = if input.only.is_empty() {
+        Role::ALL.to_vec()
+    } else {
+        input.only.clone()
+    };
+    let target = input.tier.target(&only);
+    let observed = compose.observe(input.roles)?;
+    let from = input.catalog.classify(&observed, &Role::ALL);
+    let rendered = compose.render(input.roles, &target)?;
+    let target_path = input.dir.join(target_file_name(&input.tier.name));
+    let rendered_file = ComposeFile::parse(&target_path, rendered.clone())?;
+    let observed_after = rendered_file.observe(input.roles)?;
+    let to = input.catalog.classify(&observed_after, &Role::ALL);
+    let changes = rendered != compose.text;
+
+    let secrets = compose.secrets();
+    let diff = redact(
+        &unified_diff(&compose.text, &rendered, &compose.path, &target_path),
+        &secrets,
+    );
+    let settings = setting_changes(input.roles, &observed, &observed_after, &target);
+    let host_checks = input
+        .host
+        .map(|host| host_checks(host, &observed_after))
+        .unwrap_or_default();
+    let mut warnings: Vec<String> = rendered_file
+        .warnings(input.roles)
+        .into_iter()
+        .map(|w| format!("{}: {}", w.service, w.message))
+        .collect();
+    warnings.dedup();
+
+    let steps = steps(&input, compose, &target_path);
+    Ok(Plan {
+        deployment: input.dir.to_path_buf(),
+        source_file: compose.path.clone(),
+        target_file: target_path,
+        tier: input.tier.name.clone(),
+        only: input.only,
+        from,
+        to,
+        changes,
+        steps,
+        settings,
+        host: input.host,
+        host_checks,
+        warnings,
+        diff,
+        rendered,
+    })
+}
+
+fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<PlanStep> {
+    let source = display_rel(input.dir, &compose.path);
+    let target = display_rel(input.dir, target);
+    let total: u64 = input.backup_items.iter().map(|i| i.bytes).sum();
+    let mut backup_details: Vec<String> = input
+        .backup_items
+        .iter()
+        .map(|i| {
+            format!(
+                "{} ({})",
+                display_rel(input.dir, &i.path),
+                human_bytes(i.bytes)
+            )
+        })
+        .collect();
+    backup_details.push(format!(
+        "archive: {}",
+        display_rel(input.dir, &input.archive)
+    ));
+    vec![
+        PlanStep {
+            name: "preflight",
+            summary: "check the engine, host size, free disk, images and the new file".into(),
+            details: vec![format!(
+                "largest cpus limit {} (needs that many cores), memory limits {} in all",
+                input.tier.max_cpus(),
+                human_bytes(input.tier.totals().limits.memory.bytes)
+            )],
+        },
+        PlanStep {
+            name: "down",
+            summary: format!("compose down with {source}"),
+            details: vec!["then confirm no container of the project still runs".into()],
+        },
+        PlanStep {
+            name: "backup",
+            summary: format!(
+                "verified tar.gz of {} ({})",
+                input.backup_items.len(),
+                human_bytes(total)
+            ),
+            details: backup_details,
+        },
+        PlanStep {
+            name: "write compose",
+            summary: format!("write {target}"),
+            details: vec![format!("{source} is left as it is")],
+        },
+        PlanStep {
+            name: "up",
+            summary: format!("compose up -d with {target}"),
+            details: vec!["wait until every service runs and is healthy".into()],
+        },
+        PlanStep {
+            name: "verify",
+            summary: "limits, MySQL/Redis settings and docker stats match the tier".into(),
+            details: vec![
+                "docker inspect: memory, cpus, memory reservation of each container".into(),
+                "MySQL innodb_buffer_pool_size, max_connections; Redis maxmemory, policy".into(),
+                "docker stats: CPU > 70% or memory > 80% of the limit is a warning".into(),
+            ],
+        },
+        PlanStep {
+            name: "commit",
+            summary: format!("{target} becomes the active compose file"),
+            details: vec![],
+        },
+    ]
+}
+
+/// `path` relative to `dir` when it lies inside it.
+pub fn display_rel(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir).unwrap_or(path).display().to_string()
+}
+
+fn unified_diff(old: &str, new: &str, old_path: &Path, new_path: &Path) -> String {
+    let a = format!("a/{}", file_name(old_path));
+    let b = format!("b/{}", file_name(new_path));
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&a, &b)
+        .to_string()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn setting_changes(
+    roles: &RoleMap,
+    before: &Observed,
+    after: &Observed,
+    target: &Target,
+) -> Vec<SettingChange> {
+    let mut rows = Vec::new();
+    for role in Role::ALL {
+        let service = roles.service(role).to_string();
+        let b = before.services.get(&role).cloned().unwrap_or_default();
+        let a = after.services.get(&role).cloned().unwrap_or_default();
+        let mut push = |setting: &'static str, cur: Option<String>, new: Option<String>| {
+            rows.push(SettingChange {
+                role,
+                service: service.clone(),
+                setting,
+                changed: cur != new,
+                current: cur,
+                target: new,
+            });
+        };
+        let s = |v: &Option<crate::units::Cpus>| v.map(|c| c.to_string());
+        let m = |v: &Option<crate::units::Memory>| v.as_ref().map(|m| m.text.clone());
+        push("limits.cpus", s(&b.limit_cpus), s(&a.limit_cpus));
+        push("limits.memory", m(&b.limit_memory), m(&a.limit_memory));
+        push("reservations.cpus", s(&b.reserve_cpus), s(&a.reserve_cpus));
+        push(
+            "reservations.memory",
+            m(&b.reserve_memory),
+            m(&a.reserve_memory),
+        );
+        if role == Role::Db && target.mysql.is_some() {
+            let (bm, am) = (&before.mysql, &after.mysql);
+            push(
+                "max_connections",
+                bm.max_connections.map(|v| v.to_string()),
+                am.max_connections.map(|v| v.to_string()),
+            );
+            push(
+                "innodb_buffer_pool_size",
+                m(&bm.innodb_buffer_pool_size),
+                m(&am.innodb_buffer_pool_size),
+            );
+            push(
+                "innodb_log_file_size",
+                m(&bm.innodb_log_file_size),
+                m(&am.innodb_log_file_size),
+            );
+        }
+        if role == Role::Redis && target.redis.is_some() {
+            let (br, ar) = (&before.redis, &after.redis);
+            push("maxmemory", m(&br.maxmemory), m(&ar.maxmemory));
+            push(
+                "maxmemory-policy",
+                br.maxmemory_policy.clone(),
+                ar.maxmemory_policy.clone(),
+            );
+            let save = |v: &Vec<String>| (!v.is_empty()).then(|| v.join(" / "));
+            push("save", save(&br.save), save(&ar.save));
+        }
+    }
+    rows
+}
+
+/// Cores and memory of the host against what the file asks for. A cpus limit above the
+/// host's cores is refused by the engine only at container create — after `down` — so it
+/// blocks; memory limits above host RAM are accepted silently by Docker, so they warn.
+pub fn host_checks(host: HostFacts, observed: &Observed) -> Vec<HostCheck> {
+    let max_cpus = observed
+        .services
+        .values()
+        .filter_map(|r| r.limit_cpus)
+        .max()
+        .unwrap_or(crate::units::Cpus(0));
+    let total_memory: u64 = observed
+        .services
+        .values()
+        .filter_map(|r| r.limit_memory.as_ref().map(|m| m.bytes))
+        .sum();
+    let cpus_ok = max_cpus.cores() <= f64::from(host.cpus);
+    let memory_ok = total_memory <= host.memory;
+    vec![
+        HostCheck {
+            check: "cores",
+            ok: cpus_ok,
+            blocking: true,
+            message: if cpus_ok {
+                format!(
+                    "largest cpus limit {max_cpus} fits the host's {} cores",
+                    host.cpus
+                )
+            } else {
+                format!(
+                    "a cpus limit of {max_cpus} exceeds the host's {} cores: Docker would refuse to create the container after the stack is down",
+                    host.cpus
+                )
+            },
+        },
+        HostCheck {
+            check: "memory",
+            ok: memory_ok,
+            blocking: false,
+            message: if memory_ok {
+                format!(
+                    "memory limits {} in all fit the host's {}",
+                    human_bytes(total_memory),
+                    human_bytes(host.memory)
+                )
+            } else {
+                format!(
+                    "memory limits add up to {}, more than the host's {}: containers may be OOM-killed under load",
+                    human_bytes(total_memory),
+                    human_bytes(host.memory)
+                )
+            },
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_replaces_longest_first() {
+        let secrets = vec!["123".to_string(), "123456".to_string()];
+        assert_eq!(
+            redact("pw=123456 x=123", &secrets),
+            "pw=******** x=********"
+        );
+    }
+
+    #[test]
+    fn target_name() {
+        assert_eq!(target_file_name("ultra"), "docker-compose-ultra.yml");
+    }
+}
