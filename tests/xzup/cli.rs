@@ -1,1 +1,282 @@
-//! (tests being written)
+//! `plan`, `render`, `apply --dry-run` and bad input, on copies of the example deployments.
+//! No Docker engine needed.
+
+use std::path::Path;
+
+use crate::harness::{Outcome, Xzup, copy_tree, example};
+
+/// A temp copy of `examples/NAME`.
+fn deployment(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&example(name), dir.path());
+    dir
+}
+
+/// Replaces the temp dir and the backup timestamp so snapshots are stable.
+fn stable(outcome: &Outcome, dir: &Path) -> String {
+    let text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        outcome.code, outcome.stdout, outcome.stderr
+    );
+    let text = text.replace(&dir.display().to_string(), "[DIR]");
+    let re = regex_lite::Regex::new(r"backup-\d{8}-\d{6}").unwrap();
+    re.replace_all(&text, "backup-[TIME]").into_owned()
+}
+
+/// Every file under `dir` with its content, to prove a command wrote nothing.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((
+                    e.path().display().to_string(),
+                    std::fs::read(e.path()).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn plan_ultra_on_upstream() {
+    let dir = deployment("upstream");
+    let before = tree(dir.path());
+    let out = Xzup::new()
+        .args(["-C"])
+        .args([dir.path()])
+        .args(["plan", "--tier", "ultra"])
+        .run()
+        .success();
+    insta::assert_snapshot!(stable(&out, dir.path()));
+    assert_eq!(tree(dir.path()), before, "plan writes nothing");
+}
+
+#[test]
+fn plan_high_on_offline_low_tier() {
+    let dir = deployment("offline");
+    let out = Xzup::new()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "high"])
+        .run()
+        .success();
+    insta::assert_snapshot!(stable(&out, dir.path()));
+    assert!(!out.stdout.contains("123456"), "no password in the plan");
+}
+
+#[test]
+fn plan_detailed_exitcode() {
+    let dir = deployment("offline");
+    Xzup::new()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "high", "--detailed-exitcode"])
+        .run()
+        .code(2);
+    let out = Xzup::new()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "low", "--detailed-exitcode"])
+        .run()
+        .code(0);
+    assert!(out.stdout.contains("Nothing to change"), "{}", out.stdout);
+    Xzup::new()
+        .cwd(dir.path())
+        .args(["apply", "--dry-run", "--tier", "high", "--detailed-exitcode"])
+        .run()
+        .code(2);
+}
+
+#[test]
+fn dry_run_prints_the_same_plan() {
+    let dir = deployment("offline");
+    let plan = Xzup::new().cwd(dir.path()).args(["plan", "--tier", "extreme"]).run().success();
+    let dry = Xzup::new()
+        .cwd(dir.path())
+        .args(["apply", "--tier", "extreme", "--dry-run"])
+        .run()
+        .success();
+    assert_eq!(stable(&plan, dir.path()), stable(&dry, dir.path()));
+}
+
+#[test]
+fn plan_json_is_one_document() {
+    let dir = deployment("offline");
+    let before = tree(dir.path());
+    let out = Xzup::new()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "ultra", "--format", "json"])
+        .run()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["tier"], "ultra");
+    assert_eq!(doc["from"]["tier"], "low");
+    assert_eq!(doc["to"]["tier"], "ultra");
+    assert_eq!(doc["changes"], true);
+    let steps: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["preflight", "down", "backup", "write compose", "up", "verify", "commit"]
+    );
+    let pool = doc["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["setting"] == "innodb_buffer_pool_size")
+        .unwrap();
+    assert_eq!(pool["current"], "512M");
+    assert_eq!(pool["target"], "4G");
+    assert!(doc["diff"].as_str().unwrap().contains("+          memory: 32G"));
+    assert!(!out.stdout.contains("123456"), "no password in JSON");
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn only_upgrades_some_roles_and_reports_custom() {
+    let dir = deployment("offline");
+    let out = Xzup::new()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "ultra", "--only", "server,db", "--format", "json"])
+        .run()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["to"]["tier"], "custom");
+    assert_eq!(doc["to"]["per_role"]["server"], "ultra");
+    assert_eq!(doc["to"]["per_role"]["db"], "ultra");
+    assert_eq!(doc["to"]["per_role"]["redis"], "low");
+    assert_eq!(doc["to"]["per_role"]["web"], "low");
+    let diff = doc["diff"].as_str().unwrap();
+    assert!(!diff.contains("maxmemory"), "redis untouched:\n{diff}");
+}
+
+#[test]
+fn render_writes_file_atomically_and_keeps_source() {
+    let dir = deployment("upstream");
+    let source = std::fs::read(dir.path().join("docker-compose_all.yml")).unwrap();
+    let out_path = dir.path().join("out.yml");
+    Xzup::new()
+        .cwd(dir.path())
+        .args(["render", "--tier", "high", "-o", "out.yml"])
+        .run()
+        .success();
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    assert!(written.contains("--innodb_buffer_pool_size=2G"));
+    assert!(written.contains("MYSQL_ROOT_PASSWORD=123456"), "the file itself is complete");
+    assert_eq!(std::fs::read(dir.path().join("docker-compose_all.yml")).unwrap(), source);
+    // Rendering again over a different file keeps the old one aside.
+    std::fs::write(&out_path, "hand edited\n").unwrap();
+    let out = Xzup::new()
+        .cwd(dir.path())
+        .args(["render", "--tier", "high", "-o", "out.yml"])
+        .run()
+        .success();
+    assert!(out.stderr.contains("kept the previous file as"), "{}", out.stderr);
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("out.yml.xzup-quarantine-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read_to_string(kept[0].path()).unwrap(), "hand edited\n");
+}
+
+#[test]
+fn render_to_stdout_redacts_secrets() {
+    let dir = deployment("upstream");
+    let out = Xzup::new()
+        .cwd(dir.path())
+        .args(["render", "--tier", "high"])
+        .run()
+        .success();
+    assert!(!out.stdout.contains("123456"));
+    assert!(out.stdout.contains("MYSQL_ROOT_PASSWORD=********"));
+}
+
+fn error_case(args: &[&str], dir: &Path) -> Outcome {
+    let before = tree(dir);
+    let out = Xzup::new().cwd(dir).args(args).run().code(1);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(out.stderr.contains("\nhint: "), "a hint: {}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert_eq!(tree(dir), before, "nothing written");
+    out
+}
+
+#[test]
+fn unknown_tier_lists_the_valid_ones() {
+    let dir = deployment("offline");
+    let out = error_case(&["plan", "--tier", "mega"], dir.path());
+    assert_eq!(
+        out.stderr,
+        "error: unknown tier `mega`\nhint: the tiers are: low, high, ultra, extreme\n"
+    );
+}
+
+#[test]
+fn missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = error_case(&["-C", "nope", "plan", "--tier", "high"], dir.path());
+    assert!(out.stderr.contains("`nope` does not exist"), "{}", out.stderr);
+}
+
+#[test]
+fn no_compose_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = error_case(&["plan", "--tier", "high"], dir.path());
+    assert!(out.stderr.contains("docker-compose_all.yml"), "{}", out.stderr);
+}
+
+#[test]
+fn invalid_yaml_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  a:\n    image: x\n   bad: [\n",
+    )
+    .unwrap();
+    let out = error_case(&["plan", "--tier", "high"], dir.path());
+    assert!(out.stderr.contains("docker-compose.yml:"), "{}", out.stderr);
+    assert!(out.stderr.contains("line 4"), "{}", out.stderr);
+}
+
+#[test]
+fn missing_role_says_how_to_map_it() {
+    let dir = deployment("offline");
+    let path = dir.path().join("docker-compose-offline.yml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("xiaozhi-esp32-server-redis:", "cache:");
+    std::fs::write(&path, text).unwrap();
+    let out = error_case(&["plan", "--tier", "high"], dir.path());
+    assert!(out.stderr.contains("xiaozhi-esp32-server-redis"), "{}", out.stderr);
+    assert!(out.stderr.contains("--service redis="), "{}", out.stderr);
+    // Mapped, it works.
+    Xzup::new()
+        .cwd(dir.path())
+        .args(["--service", "redis=cache", "plan", "--tier", "high"])
+        .run()
+        .success();
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let dir = deployment("offline");
+    let out = Xzup::new().cwd(dir.path()).args(["plan"]).run().code(64);
+    assert!(out.stderr.contains("--tier"), "{}", out.stderr);
+    Xzup::new().args(["frobnicate"]).run().code(64);
+    Xzup::new()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "high", "--only", "gpu"])
+        .run()
+        .code(64);
+    Xzup::new().args(["--help"]).run().success();
+}
