@@ -12,6 +12,7 @@ pub mod docker;
 pub mod error;
 pub mod exit;
 pub mod fsutil;
+pub mod interrupt;
 pub mod journal;
 pub mod lock;
 pub mod plan;
