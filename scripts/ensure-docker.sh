@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers `docker info` and that docker-compose (Compose v1) exists.
 #  - installs docker.io + docker-compose from Debian if the `docker`/`docker-compose` binaries are missing
-#  - starts dockerd in the background (log: $XZUP_DOCKERD_LOG) if the daemon does not answer,
-#    and waits up to $XZUP_DOCKERD_WAIT seconds (default 60) for it
+#  - starts dockerd in the background (log: $XZUP_DOCKERD_LOG, default /var/log/dockerd-xzup.log)
+#    if the daemon does not answer, and waits up to $XZUP_DOCKERD_WAIT seconds (default 60) for it
 # Usage: scripts/ensure-docker.sh
 # Idempotent: when everything is already there it only checks and returns.
 set -euo pipefail
@@ -10,6 +10,10 @@ set -euo pipefail
 
 DOCKERD_LOG="${XZUP_DOCKERD_LOG:-/var/log/dockerd-xzup.log}"
 WAIT_S="${XZUP_DOCKERD_WAIT:-60}"
+PIDFILE="${XZUP_DOCKERD_PIDFILE:-/var/run/docker.pid}"
+# extra dockerd arguments, word-split (e.g. a second daemon for testing this script:
+# "-H unix:///tmp/d.sock --config-file /tmp/d.json --exec-root ... --bridge none", with DOCKER_HOST set)
+read -r -a EXTRA_ARGS <<<"${XZUP_DOCKERD_ARGS:-}"
 
 docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
@@ -38,7 +42,7 @@ command -v dockerd >/dev/null 2>&1 || die "the Docker daemon does not answer and
 start_dockerd() {
     mkdir -p "$(dirname "$DOCKERD_LOG")"
     printf '\n==== %s: dockerd %s (started by xzup ensure-docker.sh)\n' "$(date -Is)" "$*" >>"$DOCKERD_LOG"
-    nohup setsid dockerd "$@" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    nohup setsid dockerd --pidfile "$PIDFILE" ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} "$@" >>"$DOCKERD_LOG" 2>&1 </dev/null &
     echo $!
 }
 
@@ -53,11 +57,11 @@ wait_dockerd() {
     return 1
 }
 
-# Another dockerd may already be starting (pidfile present, process alive): wait for it first.
-if pgrep -x dockerd >/dev/null 2>&1; then
-    log "a dockerd process exists but does not answer yet; waiting up to ${WAIT_S}s"
+# A dockerd may already be starting (live pid in its pidfile): wait for it rather than start another.
+if [ -s "$PIDFILE" ] && pid="$(cat "$PIDFILE")" && kill -0 "$pid" 2>/dev/null \
+    && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
+    log "dockerd (pid $pid) is running but does not answer yet; waiting up to ${WAIT_S}s"
     t0="$(date +%s.%N)"
-    pid="$(pgrep -x dockerd | head -1)"
     if wait_dockerd "$pid" "$WAIT_S"; then
         log_done "$t0" "engine answers"
         exit 0
@@ -83,6 +87,9 @@ fi
 if ! docker_answers; then
     log "last lines of $DOCKERD_LOG:"
     tail -20 "$DOCKERD_LOG" >&2 || true
-    die "the Docker daemon did not answer within ${WAIT_S}s"
+    if kill -0 "$pid" 2>/dev/null; then
+        die "dockerd (pid $pid) did not answer docker info within ${WAIT_S}s (log: $DOCKERD_LOG)"
+    fi
+    die "dockerd exited without answering: $(grep -E 'failed to start daemon|level=fatal' "$DOCKERD_LOG" | tail -1) (log: $DOCKERD_LOG)"
 fi
 log_done "$t0" "dockerd started (pid $pid): $(docker info --format 'server {{.ServerVersion}}, storage {{.Driver}}')"
