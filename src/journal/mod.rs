@@ -104,8 +104,9 @@ impl JournalError {
 }
 
 /// A run's journal: the [`Run`] record, and where it is persisted. Every change is
-/// written to disk before the method returns.
-#[derive(Debug, Clone)]
+/// written to disk before the method returns. Not `Clone`: two handles writing the same
+/// file would each overwrite the other's steps (clone [`Journal::run`] to keep a copy).
+#[derive(Debug)]
 pub struct Journal {
     run: Run,
     /// `None` for a dry run: nothing is written.
