@@ -172,13 +172,8 @@ impl Lock {
         file.set_permissions(fs::Permissions::from_mode(0o600))
             .map_err(|e| LockError::io("set the mode of", &path, e))?;
 
-        let mut waited = Duration::ZERO;
-        while !try_flock(&file, libc::LOCK_EX).map_err(|e| LockError::io("lock", &path, e))? {
-            if waited >= BUSY_RETRY {
-                return Err(held_error(&file, &path));
-            }
-            std::thread::sleep(BUSY_STEP);
-            waited += BUSY_STEP;
+        if !flock_exclusive(&file, &path)? {
+            return Err(held_error(&file, &path));
         }
 
         let stale = match read_record(&file).map_err(|e| LockError::io("read", &path, e))? {
@@ -298,7 +293,7 @@ pub fn unlock(state_dir: &Path, force: bool) -> Result<Unlocked, LockError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Unlocked::NoLock),
         Err(e) => return Err(LockError::io("open", &path, e)),
     };
-    if try_flock(&file, libc::LOCK_EX).map_err(|e| LockError::io("lock", &path, e))? {
+    if flock_exclusive(&file, &path)? {
         let previous = read_record(&file).map_err(|e| LockError::io("read", &path, e))?;
         return match previous {
             Record::Empty => Ok(Unlocked::NoLock),
@@ -332,6 +327,22 @@ fn held_error(file: &File, path: &Path) -> LockError {
         _ => LockError::HeldUnrecorded {
             path: path.to_path_buf(),
         },
+    }
+}
+
+/// Takes the exclusive flock, trying again for [`BUSY_RETRY`]: `Ok(false)` when another
+/// process holds it all that time.
+fn flock_exclusive(file: &File, path: &Path) -> Result<bool, LockError> {
+    let mut waited = Duration::ZERO;
+    loop {
+        if try_flock(file, libc::LOCK_EX).map_err(|e| LockError::io("lock", path, e))? {
+            return Ok(true);
+        }
+        if waited >= BUSY_RETRY {
+            return Ok(false);
+        }
+        std::thread::sleep(BUSY_STEP);
+        waited += BUSY_STEP;
     }
 }
 
