@@ -193,7 +193,8 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// Clear the lock even if its process still seems to run.
+    /// Remove the lock file even while a live process holds it. This clears the record
+    /// only: that run goes on, and a new run will no longer wait for it.
     #[arg(long)]
     pub force: bool,
 }

@@ -1,10 +1,176 @@
-//! `xzup history` (STUB: being written).
+//! `xzup history`: the runs of a deployment, newest first, from their journals — when,
+//! what, from which tier to which, how it ended, how long each step and the downtime
+//! took, and the backup. `--format json` prints the journals as one document.
 
-use crate::deployment::DeploymentOptions;
+use serde_json::json;
+
+use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::Result;
 use crate::exit::ExitStatus;
-use crate::printer::Printer;
+use crate::journal::time::{display_duration, display_time};
+use crate::journal::{self, Listing, Outcome, Run, Step, StepStatus};
+use crate::lock;
+use crate::printer::{Printer, Style};
 
-pub(crate) fn run(_opts: &DeploymentOptions, _printer: &Printer) -> Result<ExitStatus> {
-    Err(super::not_yet("history"))
+pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitStatus> {
+    let deployment = Deployment::open(opts)?;
+    let state_dir = deployment.state_dir();
+    let listing = journal::list(&state_dir)?;
+    // An in-progress run is running when someone holds the lock, else it was interrupted.
+    // Not knowing (an unreadable lock file) reads as interrupted: the safe advice.
+    let running = lock::inspect(&state_dir)
+        .ok()
+        .flatten()
+        .is_some_and(|info| info.held);
+
+    if printer.is_json() {
+        printer.json(&to_json(&listing));
+        return Ok(ExitStatus::Success);
+    }
+    for err in &listing.unreadable {
+        match err.hint() {
+            Some(hint) => printer.warn(format_args!("{err}\n  hint: {hint}")),
+            None => printer.warn(err),
+        }
+    }
+    if listing.runs.is_empty() {
+        printer.out("no runs yet");
+        return Ok(ExitStatus::Success);
+    }
+    let blocks: Vec<String> = listing
+        .runs
+        .iter()
+        .map(|j| describe(j.run(), running, printer))
+        .collect();
+    printer.out(blocks.join("\n\n"));
+    let interrupted = listing
+        .runs
+        .iter()
+        .find(|j| j.run().outcome == Outcome::InProgress);
+    if let (Some(journal), false) = (interrupted, running) {
+        printer.warn(format_args!(
+            "run `{}` did not finish: `xzup resume` continues it, `xzup rollback` returns to the stack as it was before it",
+            journal.id()
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn to_json(listing: &Listing) -> serde_json::Value {
+    let runs: Vec<&Run> = listing.runs.iter().map(|j| j.run()).collect();
+    let unreadable: Vec<_> = listing
+        .unreadable
+        .iter()
+        .map(|e| json!({ "error": e.to_string(), "hint": e.hint() }))
+        .collect();
+    json!({ "runs": runs, "unreadable": unreadable })
+}
+
+/// One run as a block of lines:
+///
+/// ```text
+/// 2026-11-25 19:30:00  apply  low → ultra  succeeded
+///   run       20261125-193000-apply-ultra
+///   steps     preflight 0.8s, down 1.2s, backup 3.4s, ...
+///   downtime  13.2s
+///   backup    backups/backup-20261125-193001.tar.gz (613M, verified)
+/// ```
+fn describe(run: &Run, running: bool, printer: &Printer) -> String {
+    let mut tiers = format!("{} → {}", run.tier_from, run.tier_to);
+    if !run.only.is_empty() {
+        let roles: Vec<&str> = run.only.iter().map(|r| r.name()).collect();
+        tiers.push_str(&format!(" (only {})", roles.join(", ")));
+    }
+    let live = running && run.outcome == Outcome::InProgress;
+    let mut text = format!(
+        "{}  {}  {}  {}\n",
+        printer.paint(&display_time(&run.started_at), Style::Bold),
+        run.kind,
+        tiers,
+        outcome(run.outcome, live, printer)
+    );
+    let mut line = |label: &str, value: &str| {
+        text.push_str(&format!("  {label:<9} {value}\n"));
+    };
+    line("run", &run.id);
+    if let Some(undone) = &run.rolls_back {
+        line("undoes", undone);
+    }
+    if let Some(by) = &run.undone_by {
+        line("undone by", by);
+    }
+    if !run.steps.is_empty() {
+        let steps: Vec<String> = run.steps.iter().map(|r| step(r, live)).collect();
+        line("steps", &steps.join(", "));
+    }
+    line("downtime", &downtime(run));
+    if let Some(backup) = &run.backup {
+        let verified = if backup.verified {
+            "verified"
+        } else {
+            "not verified"
+        };
+        line(
+            "backup",
+            &format!(
+                "{} ({}, {verified})",
+                backup.path.display(),
+                crate::units::human_bytes(backup.size)
+            ),
+        );
+    }
+    if let Some(failed) = run.failed_step() {
+        let error = failed.error.as_deref().unwrap_or("no message recorded");
+        line("error", &format!("{}: {error}", failed.step));
+    }
+    if let Some(reason) = &run.rollback_reason {
+        line("rollback", reason);
+    }
+    for warning in &run.warnings {
+        line("warning", warning);
+    }
+    text.pop(); // the last newline: `out` adds one
+    text
+}
+
+fn outcome(outcome: Outcome, live: bool, printer: &Printer) -> String {
+    let (text, style) = match outcome {
+        Outcome::InProgress if live => ("running", Style::Header),
+        Outcome::InProgress => ("unfinished", Style::Warn),
+        Outcome::Succeeded => ("succeeded", Style::Good),
+        Outcome::RolledBack => ("rolled back", Style::Warn),
+        Outcome::RollbackFailed => ("rollback failed", Style::Error),
+        Outcome::Failed => ("failed", Style::Error),
+    };
+    printer.paint(text, style)
+}
+
+/// `down 1.2s`, `up failed after 300.0s`, `rollback-restore-data skipped`,
+/// `backup interrupted` (or `backup running` while its run goes on).
+fn step(record: &journal::StepRecord, live: bool) -> String {
+    let name = record.step.name();
+    let took = record.duration_ms.map(display_duration);
+    match (record.status, took) {
+        (StepStatus::Done, Some(took)) => format!("{name} {took}"),
+        (StepStatus::Done, None) => name.to_string(),
+        (StepStatus::Failed, Some(took)) => format!("{name} failed after {took}"),
+        (StepStatus::Failed, None) => format!("{name} failed"),
+        (StepStatus::Skipped, _) => format!("{name} skipped"),
+        (StepStatus::Started, _) if live => format!("{name} running"),
+        (StepStatus::Started, _) => format!("{name} interrupted"),
+    }
+}
+
+fn downtime(run: &Run) -> String {
+    if let Some(ms) = run.downtime_ms() {
+        return display_duration(ms);
+    }
+    let went_down = [Step::Down, Step::RollbackDown]
+        .iter()
+        .any(|&s| run.step(s).is_some());
+    if went_down {
+        "not back up".to_string()
+    } else {
+        "none (the stack was not stopped)".to_string()
+    }
 }

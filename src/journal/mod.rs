@@ -1,0 +1,409 @@
+//! The journal of a run: `.xzup/runs/<run-id>/journal.json`, what the upgrade engine
+//! writes down so that a run can be resumed, rolled back and reported on.
+//!
+//! Modelled on sqlx migrate and refinery: each step is marked *started* in the journal
+//! before it runs and *done* (or *failed*, *skipped*) after, and every change is written
+//! at once — to a temp file, fsynced, renamed (`fsutil::write_atomic`) — so that whatever
+//! kills the process, the journal on disk says which step was under way. Every step is
+//! idempotent, so resume redoes a step found *started* ([`Run::next_step`]). The compose
+//! files a run reads and writes are recorded with their sha256 ([`ComposeFileRef`]) so a
+//! resume can refuse a file changed behind its back. A dry run keeps the same journal in
+//! memory only ([`Journal::dry_run`]) and goes through the very same loop.
+//!
+//! The journal never holds a secret: no environment values, no argv; messages are
+//! redacted against the run's secrets ([`RunMeta::secrets`]) before they are stored.
+//!
+//! Parts: [`record`] (the data), [`runs`] (finding runs on disk), [`time`] (how times are
+//! stored and shown).
+
+mod record;
+mod runs;
+pub mod time;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::fsutil;
+
+pub use record::{
+    BackupRef, BackupSettings, ComposeFileRef, Outcome, RestoreData, Run, RunKind, RunMeta,
+    RunSettings, SCHEMA_VERSION, Step, StepRecord, StepStatus, relative_to, sha256_hex,
+};
+pub use runs::{JOURNAL_FILE, Listing, RUNS_DIR, find, list, new_run_id, runs_dir, unfinished};
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a journal xzup can read.
+    #[error("the journal `{}` is damaged: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    /// Written by a newer xzup.
+    #[error(
+        "the journal `{}` has format version {found}; this xzup reads up to version {SCHEMA_VERSION}",
+        path.display()
+    )]
+    UnsupportedVersion { path: PathBuf, found: u32 },
+    #[error("no run `{id}` in `{}`", runs_dir.display())]
+    UnknownRun { id: String, runs_dir: PathBuf },
+    /// A recorded file's bytes changed since the run recorded them.
+    #[error(
+        "`{}` changed since the run recorded it (sha256 {expected}, now {actual})",
+        path.display()
+    )]
+    ChecksumMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    /// The engine finished a step it never started: a bug, caught before it is recorded.
+    #[error("step `{step}` was finished without being started")]
+    NotStarted { step: Step },
+}
+
+impl JournalError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            JournalError::Io { .. } => None,
+            JournalError::Corrupt { path, .. } => Some(format!(
+                "xzup writes journals atomically, so something else changed this file; look at it, and if that run no longer matters move its directory out of the way: `mv {} /tmp/`",
+                fsutil::parent_dir(path).display()
+            )),
+            JournalError::UnsupportedVersion { .. } => {
+                Some("use the newer xzup that wrote it".to_string())
+            }
+            JournalError::UnknownRun { .. } => {
+                Some("`xzup history` lists the runs of this deployment".to_string())
+            }
+            JournalError::ChecksumMismatch { .. } => Some(
+                "put the file back as it was, or run `xzup rollback` to return to the stack as it was before the run".to_string(),
+            ),
+            JournalError::NotStarted { .. } => {
+                Some("this is a bug in xzup; please report it".to_string())
+            }
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: &Path, source: io::Error) -> JournalError {
+        JournalError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A run's journal: the [`Run`] record, and where it is persisted. Every change is
+/// written to disk before the method returns. Not `Clone`: two handles writing the same
+/// file would each overwrite the other's steps (clone [`Journal::run`] to keep a copy).
+#[derive(Debug)]
+pub struct Journal {
+    run: Run,
+    /// `None` for a dry run: nothing is written.
+    path: Option<PathBuf>,
+    secrets: Vec<String>,
+}
+
+impl Journal {
+    /// Starts the journal of a new run: creates `STATE_DIR/runs/<run-id>/` (0700) and
+    /// writes `journal.json` (0600) with the outcome `in-progress` and no steps.
+    pub fn create(state_dir: &Path, meta: RunMeta) -> Result<Journal, JournalError> {
+        let started_at = time::now();
+        let (id, dir) = runs::create_run_dir(state_dir, &started_at, meta.kind, &meta.tier_to)?;
+        let mut journal = Journal::from_meta(id, meta, started_at);
+        journal.path = Some(dir.join(JOURNAL_FILE));
+        journal.save()?;
+        Ok(journal)
+    }
+
+    /// The same journal for a dry run: kept in memory, never written, so a dry run can go
+    /// through the same loop as a real one.
+    pub fn dry_run(meta: RunMeta) -> Journal {
+        Journal::from_meta("dry-run".to_string(), meta, time::now())
+    }
+
+    fn from_meta(id: String, meta: RunMeta, started_at: chrono::DateTime<Utc>) -> Journal {
+        let mut journal = Journal {
+            run: Run {
+                schema: SCHEMA_VERSION,
+                id,
+                kind: meta.kind,
+                xzup_version: env!("CARGO_PKG_VERSION").to_string(),
+                command: String::new(),
+                tier_from: meta.tier_from,
+                tier_to: meta.tier_to,
+                only: meta.only,
+                rolls_back: meta.rolls_back,
+                undone_by: None,
+                project: meta.project,
+                compose_flavour: meta.compose_flavour,
+                previous_compose: meta.previous_compose,
+                new_compose: meta.new_compose,
+                images_before: BTreeMap::new(),
+                backup: None,
+                settings: meta.settings,
+                started_at,
+                finished_at: None,
+                steps: Vec::new(),
+                rollback_reason: None,
+                outcome: Outcome::InProgress,
+                downtime_ms: None,
+                warnings: Vec::new(),
+            },
+            path: None,
+            secrets: Vec::new(),
+        };
+        journal.set_secrets(meta.secrets);
+        journal.run.command = journal.redact(&meta.command);
+        journal
+    }
+
+    /// Reads a journal. A file that is not a journal is [`JournalError::Corrupt`]; one of
+    /// a newer format is [`JournalError::UnsupportedVersion`].
+    pub fn load(path: &Path) -> Result<Journal, JournalError> {
+        let bytes = std::fs::read(path).map_err(|e| JournalError::io("read", path, e))?;
+        let corrupt = |e: serde_json::Error| JournalError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        // The version first, so a newer format is named as such and not as damage.
+        #[derive(Deserialize)]
+        struct Version {
+            schema: u32,
+        }
+        let version: Version = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        if version.schema > SCHEMA_VERSION {
+            return Err(JournalError::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found: version.schema,
+            });
+        }
+        let run: Run = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        Ok(Journal {
+            run,
+            path: Some(path.to_path_buf()),
+            secrets: Vec::new(),
+        })
+    }
+
+    /// The run as recorded.
+    pub fn run(&self) -> &Run {
+        &self.run
+    }
+
+    pub fn id(&self) -> &str {
+        &self.run.id
+    }
+
+    /// `journal.json`, or `None` for a dry run.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The run's directory (a place for the run's own files), or `None` for a dry run.
+    pub fn run_dir(&self) -> Option<&Path> {
+        self.path.as_deref().map(fsutil::parent_dir)
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.path.is_none()
+    }
+
+    /// Values to redact from every message stored from now on (not stored themselves). A
+    /// resumed run sets them again after [`Journal::load`].
+    pub fn set_secrets(&mut self, secrets: impl IntoIterator<Item = String>) {
+        self.secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        // Longest first, so a secret that contains another is masked whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Shorthands for [`Run`]'s questions, the ones the engine asks.
+    pub fn next_step(&self) -> Option<Step> {
+        self.run.next_step()
+    }
+
+    pub fn step_status(&self, step: Step) -> Option<StepStatus> {
+        self.run.step_status(step)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.run.outcome != Outcome::InProgress
+    }
+
+    /// Marks `step` started and persists it — call it *before* running the step. Starting
+    /// a step again (resume) resets its record and counts the attempt.
+    pub fn start(&mut self, step: Step) -> Result<(), JournalError> {
+        let now = time::now();
+        match self.run.steps.iter_mut().find(|r| r.step == step) {
+            Some(record) => {
+                record.status = StepStatus::Started;
+                record.attempts += 1;
+                record.started_at = now;
+                record.finished_at = None;
+                record.duration_ms = None;
+                record.detail = None;
+                record.error = None;
+            }
+            None => self.run.steps.push(StepRecord {
+                step,
+                status: StepStatus::Started,
+                attempts: 1,
+                started_at: now,
+                finished_at: None,
+                duration_ms: None,
+                detail: None,
+                error: None,
+            }),
+        }
+        self.save()
+    }
+
+    /// Marks a started step done, with what it did for people (redacted here).
+    pub fn finish(&mut self, step: Step, detail: Option<&str>) -> Result<(), JournalError> {
+        if self.step_status(step) != Some(StepStatus::Started) {
+            return Err(JournalError::NotStarted { step });
+        }
+        let detail = detail.map(|d| self.redact(d));
+        self.end_step(step, StepStatus::Done, detail, None)
+    }
+
+    /// Marks a step failed with its error (redacted here). A step that failed before it
+    /// was started (its own checks refused) is recorded as such.
+    pub fn fail(&mut self, step: Step, error: &str) -> Result<(), JournalError> {
+        let error = self.redact(error);
+        self.end_step(step, StepStatus::Failed, None, Some(error))
+    }
+
+    /// Marks a step deliberately not run, and why.
+    pub fn skip(&mut self, step: Step, reason: &str) -> Result<(), JournalError> {
+        let reason = self.redact(reason);
+        self.end_step(step, StepStatus::Skipped, Some(reason), None)
+    }
+
+    fn end_step(
+        &mut self,
+        step: Step,
+        status: StepStatus,
+        detail: Option<String>,
+        error: Option<String>,
+    ) -> Result<(), JournalError> {
+        let now = time::now();
+        if self.run.step(step).is_none() {
+            self.run.steps.push(StepRecord {
+                step,
+                status,
+                attempts: 0,
+                started_at: now,
+                finished_at: None,
+                duration_ms: None,
+                detail: None,
+                error: None,
+            });
+        }
+        let record = self
+            .run
+            .steps
+            .iter_mut()
+            .find(|r| r.step == step)
+            .expect("the record exists");
+        record.status = status;
+        record.finished_at = Some(now);
+        record.duration_ms = Some(time::millis_between(&record.started_at, &now));
+        record.detail = detail;
+        record.error = error;
+        self.save()
+    }
+
+    /// Records that an automatic rollback begins, and why (redacted): from now on
+    /// [`Journal::next_step`] walks the rollback steps.
+    pub fn begin_rollback(&mut self, reason: &str) -> Result<(), JournalError> {
+        self.run.rollback_reason = Some(self.redact(reason));
+        self.save()
+    }
+
+    /// Ends the run (or, with `InProgress`, reopens it).
+    pub fn set_outcome(&mut self, outcome: Outcome) -> Result<(), JournalError> {
+        self.run.outcome = outcome;
+        self.run.finished_at = (outcome != Outcome::InProgress).then(time::now);
+        self.save()
+    }
+
+    /// The image ID of each service's container before the run (service → image ID).
+    pub fn set_images_before(
+        &mut self,
+        images: BTreeMap<String, String>,
+    ) -> Result<(), JournalError> {
+        self.run.images_before = images;
+        self.save()
+    }
+
+    pub fn set_backup(&mut self, backup: BackupRef) -> Result<(), JournalError> {
+        self.run.backup = Some(backup);
+        self.save()
+    }
+
+    pub fn set_previous_compose(&mut self, file: ComposeFileRef) -> Result<(), JournalError> {
+        self.run.previous_compose = Some(file);
+        self.save()
+    }
+
+    pub fn set_new_compose(&mut self, file: ComposeFileRef) -> Result<(), JournalError> {
+        self.run.new_compose = Some(file);
+        self.save()
+    }
+
+    pub fn set_project(&mut self, project: &str) -> Result<(), JournalError> {
+        self.run.project = Some(project.to_string());
+        self.save()
+    }
+
+    pub fn set_compose_flavour(&mut self, flavour: &str) -> Result<(), JournalError> {
+        self.run.compose_flavour = Some(flavour.to_string());
+        self.save()
+    }
+
+    /// Records that a later manual rollback (`run_id`) undid this run.
+    pub fn set_undone_by(&mut self, run_id: &str) -> Result<(), JournalError> {
+        self.run.undone_by = Some(run_id.to_string());
+        self.save()
+    }
+
+    /// Adds a warning (redacted) for the closing summary and `xzup history`.
+    pub fn warn(&mut self, warning: &str) -> Result<(), JournalError> {
+        let warning = self.redact(warning);
+        self.run.warnings.push(warning);
+        self.save()
+    }
+
+    /// Writes the journal (no-op for a dry run). Every setter calls it; the downtime is
+    /// brought up to date from the step times first.
+    fn save(&mut self) -> Result<(), JournalError> {
+        self.run.downtime_ms = self.run.downtime_ms();
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let mut bytes = serde_json::to_vec_pretty(&self.run).expect("a run serialises");
+        bytes.push(b'\n');
+        fsutil::write_atomic(path, &bytes, 0o600).map_err(|e| JournalError::io("write", path, e))
+    }
+
+    /// `text` with every secret replaced by `***`.
+    fn redact(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .fold(text.to_string(), |acc, secret| acc.replace(secret, "***"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

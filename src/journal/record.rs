@@ -1,0 +1,475 @@
+//! What a journal holds: the run as recorded in `journal.json`, and its parts.
+//!
+//! Every type here is plain data (serde); the rules for changing it live in
+//! [`super::Journal`]. Nothing here may hold a secret: no environment values, no argv,
+//! only messages that went through the journal's redaction.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::JournalError;
+use super::time::{millis_between, rfc3339, rfc3339_opt};
+use crate::roles::Role;
+
+/// The journal format this xzup writes. A journal with a higher number was written by a
+/// newer xzup, and is refused rather than misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a run does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// `xzup apply`: from one tier to another.
+    #[default]
+    Apply,
+    /// `xzup rollback RUN`: back to the stack as it was before an earlier run.
+    Rollback,
+}
+
+impl RunKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Apply => "apply",
+            RunKind::Rollback => "rollback",
+        }
+    }
+
+    /// The steps a run of this kind takes, in order.
+    pub fn steps(self) -> &'static [Step] {
+        match self {
+            RunKind::Apply => &Step::APPLY,
+            RunKind::Rollback => &Step::ROLLBACK,
+        }
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A step of a run. Every step is idempotent, so a step that was started and not done
+/// (the process died during it) is simply run again on resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Preflight,
+    Down,
+    Backup,
+    WriteCompose,
+    Up,
+    Verify,
+    Commit,
+    /// Down the new stack (automatic rollback) or the current one (manual rollback).
+    RollbackDown,
+    /// Put the data back from the run's backup (what is in place is quarantined first).
+    RollbackRestoreData,
+    /// Make the previous compose file the active one again.
+    RollbackActivate,
+    /// `up -d` with the previous compose file.
+    RollbackUp,
+    /// Check the old stack runs and is healthy.
+    RollbackCheck,
+}
+
+impl Step {
+    /// The steps of an upgrade, in order.
+    pub const APPLY: [Step; 7] = [
+        Step::Preflight,
+        Step::Down,
+        Step::Backup,
+        Step::WriteCompose,
+        Step::Up,
+        Step::Verify,
+        Step::Commit,
+    ];
+
+    /// The steps of a rollback, automatic or manual, in order.
+    pub const ROLLBACK: [Step; 5] = [
+        Step::RollbackDown,
+        Step::RollbackRestoreData,
+        Step::RollbackActivate,
+        Step::RollbackUp,
+        Step::RollbackCheck,
+    ];
+
+    /// The name in journals, JSON and on screen: `write-compose`, `rollback-up`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Preflight => "preflight",
+            Step::Down => "down",
+            Step::Backup => "backup",
+            Step::WriteCompose => "write-compose",
+            Step::Up => "up",
+            Step::Verify => "verify",
+            Step::Commit => "commit",
+            Step::RollbackDown => "rollback-down",
+            Step::RollbackRestoreData => "rollback-restore-data",
+            Step::RollbackActivate => "rollback-activate",
+            Step::RollbackUp => "rollback-up",
+            Step::RollbackCheck => "rollback-check",
+        }
+    }
+
+    pub fn is_rollback(self) -> bool {
+        Step::ROLLBACK.contains(&self)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// Written before the step runs; still there after a crash means "redo it".
+    Started,
+    Done,
+    Failed,
+    /// Deliberately not run (e.g. no data restore with `--restore-data never`).
+    Skipped,
+}
+
+impl StepStatus {
+    /// Done or skipped: resume does not run it again.
+    pub fn is_complete(self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::Skipped)
+    }
+}
+
+/// One step as it ran (its last attempt, when resume ran it again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: Step,
+    pub status: StepStatus,
+    /// How many times the step was started (more than 1 after a resume redid it).
+    pub attempts: u32,
+    #[serde(with = "rfc3339")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "rfc3339_opt", default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// What the step did, for people (redacted).
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Why it failed (redacted).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Running, or interrupted: `xzup resume` or `xzup rollback` finishes it.
+    #[default]
+    InProgress,
+    Succeeded,
+    /// The upgrade failed; the old stack is back and healthy (exit 3).
+    RolledBack,
+    /// The upgrade failed and so did the rollback (exit 4).
+    RollbackFailed,
+    /// Failed before anything changed (e.g. at preflight).
+    Failed,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::InProgress => "in progress",
+            Outcome::Succeeded => "succeeded",
+            Outcome::RolledBack => "rolled back",
+            Outcome::RollbackFailed => "rollback failed",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A compose file and the sha256 of its bytes, so a resume or a rollback can tell that
+/// the file it is about to use is the one the run recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeFileRef {
+    /// Relative to the deployment dir (absolute when the file lies outside it).
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+impl ComposeFileRef {
+    /// The file at `path` (relative to `deployment_dir`, or absolute) as it is now.
+    pub fn of_file(deployment_dir: &Path, path: &Path) -> Result<ComposeFileRef, JournalError> {
+        let full = deployment_dir.join(path);
+        let bytes = std::fs::read(&full).map_err(|e| JournalError::io("read", &full, e))?;
+        Ok(ComposeFileRef {
+            path: relative_to(deployment_dir, path),
+            sha256: sha256_hex(&bytes),
+        })
+    }
+
+    /// A file about to be written with `text` (the rendered compose file).
+    pub fn of_text(deployment_dir: &Path, path: &Path, text: &str) -> ComposeFileRef {
+        ComposeFileRef {
+            path: relative_to(deployment_dir, path),
+            sha256: sha256_hex(text.as_bytes()),
+        }
+    }
+
+    /// Checks that the file on disk still has the recorded bytes.
+    pub fn check(&self, deployment_dir: &Path) -> Result<(), JournalError> {
+        let now = ComposeFileRef::of_file(deployment_dir, &self.path)?;
+        if now.sha256 != self.sha256 {
+            return Err(JournalError::ChecksumMismatch {
+                path: deployment_dir.join(&self.path),
+                expected: self.sha256.clone(),
+                actual: now.sha256,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The run's backup archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRef {
+    /// Relative to the deployment dir when it lies inside it, else absolute.
+    pub path: PathBuf,
+    pub size: u64,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Read back against its manifest after writing.
+    pub verified: bool,
+}
+
+/// `--restore-data`: whether a rollback puts the data back from the run's backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestoreData {
+    /// When the image of a data-bearing service changed.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where and how the run writes its backup (resume redoes an interrupted backup).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackupSettings {
+    /// The archive directory (relative to the deployment dir, or absolute).
+    pub dir: PathBuf,
+    pub level: u32,
+    pub include: Vec<PathBuf>,
+    pub verify: bool,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        BackupSettings {
+            dir: PathBuf::from("backups"),
+            level: 6,
+            include: Vec::new(),
+            verify: true,
+        }
+    }
+}
+
+/// The options of the run that `xzup resume` needs to finish it the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunSettings {
+    pub wait_timeout_secs: u64,
+    pub verify_window_secs: u64,
+    pub strict: bool,
+    pub restore_data: RestoreData,
+    pub force: bool,
+    pub pull: bool,
+    pub backup: BackupSettings,
+}
+
+impl Default for RunSettings {
+    /// The command line's defaults.
+    fn default() -> Self {
+        RunSettings {
+            wait_timeout_secs: 300,
+            verify_window_secs: 30,
+            strict: false,
+            restore_data: RestoreData::Auto,
+            force: false,
+            pull: false,
+            backup: BackupSettings::default(),
+        }
+    }
+}
+
+/// What is known about a run when it starts; [`super::Journal::create`] takes it.
+#[derive(Debug, Clone, Default)]
+pub struct RunMeta {
+    pub kind: RunKind,
+    /// What was asked, for people: `xzup apply --tier ultra --only db` (built from the
+    /// resolved settings, never copied from argv).
+    pub command: String,
+    /// The tier before the run (a tier name, or `custom`).
+    pub tier_from: String,
+    pub tier_to: String,
+    /// `--only`: the roles this run changes (empty: all).
+    pub only: Vec<Role>,
+    /// For a manual rollback: the run it undoes.
+    pub rolls_back: Option<String>,
+    pub project: Option<String>,
+    /// `v1` (docker-compose) or `v2` (docker compose), as the driver names it.
+    pub compose_flavour: Option<String>,
+    /// The compose file active before the run.
+    pub previous_compose: Option<ComposeFileRef>,
+    /// The compose file the run makes active.
+    pub new_compose: Option<ComposeFileRef>,
+    pub settings: RunSettings,
+    /// Values never to be written (passwords from the compose `environment:`): every
+    /// message stored is redacted against them. Not stored themselves.
+    pub secrets: Vec<String>,
+}
+
+/// A run as its journal records it: the whole of `journal.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub schema: u32,
+    pub id: String,
+    pub kind: RunKind,
+    pub xzup_version: String,
+    pub command: String,
+    pub tier_from: String,
+    pub tier_to: String,
+    #[serde(default)]
+    pub only: Vec<Role>,
+    #[serde(default)]
+    pub rolls_back: Option<String>,
+    /// A later manual rollback that undid this run.
+    #[serde(default)]
+    pub undone_by: Option<String>,
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub compose_flavour: Option<String>,
+    #[serde(default)]
+    pub previous_compose: Option<ComposeFileRef>,
+    #[serde(default)]
+    pub new_compose: Option<ComposeFileRef>,
+    /// Service → image ID of its container before the run (what a rollback returns to,
+    /// and how `--restore-data auto` tells that a data-bearing image changed).
+    #[serde(default)]
+    pub images_before: BTreeMap<String, String>,
+    #[serde(default)]
+    pub backup: Option<BackupRef>,
+    #[serde(default)]
+    pub settings: RunSettings,
+    #[serde(with = "rfc3339")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "rfc3339_opt", default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// In the order they were first started.
+    #[serde(default)]
+    pub steps: Vec<StepRecord>,
+    /// Why an automatic rollback started (redacted); set when it did.
+    #[serde(default)]
+    pub rollback_reason: Option<String>,
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// The time the stack was down (see [`Run::downtime_ms`]), kept up to date.
+    #[serde(default)]
+    pub downtime_ms: Option<u64>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl Run {
+    pub fn step(&self, step: Step) -> Option<&StepRecord> {
+        self.steps.iter().find(|r| r.step == step)
+    }
+
+    pub fn step_status(&self, step: Step) -> Option<StepStatus> {
+        self.step(step).map(|r| r.status)
+    }
+
+    /// The steps this run is on now: its kind's steps, or the rollback steps once an
+    /// automatic rollback began.
+    pub fn sequence(&self) -> &'static [Step] {
+        if self.rollback_reason.is_some() {
+            &Step::ROLLBACK
+        } else {
+            self.kind.steps()
+        }
+    }
+
+    /// Where a resume starts: the first step of [`Run::sequence`] that is neither done
+    /// nor skipped (a step started and not done is redone). `None`: all are complete.
+    pub fn next_step(&self) -> Option<Step> {
+        self.sequence()
+            .iter()
+            .copied()
+            .find(|&s| !self.step_status(s).is_some_and(StepStatus::is_complete))
+    }
+
+    /// The step that failed, with its error, if one did.
+    pub fn failed_step(&self) -> Option<&StepRecord> {
+        self.steps.iter().find(|r| r.status == StepStatus::Failed)
+    }
+
+    /// How long the stack was down: from the start of `down` to `up` done (every service
+    /// healthy), and from the start of `rollback-down` to `rollback-check` done. A failed
+    /// `up` keeps the stack down until the rollback brings the old one back. `None` while
+    /// the stack is not (known to be) back, or when it never went down.
+    pub fn downtime_ms(&self) -> Option<u64> {
+        let mut total = 0;
+        let mut down_since: Option<DateTime<Utc>> = None;
+        let mut went_down = false;
+        for step in [
+            Step::Down,
+            Step::Up,
+            Step::RollbackDown,
+            Step::RollbackCheck,
+        ] {
+            let Some(record) = self.step(step) else {
+                continue;
+            };
+            match step {
+                Step::Down | Step::RollbackDown => {
+                    went_down = true;
+                    down_since.get_or_insert(record.started_at);
+                }
+                _ => {
+                    if let (Some(since), StepStatus::Done, Some(back)) =
+                        (down_since, record.status, record.finished_at)
+                    {
+                        total += millis_between(&since, &back);
+                        down_since = None;
+                    }
+                }
+            }
+        }
+        (went_down && down_since.is_none()).then_some(total)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `path` relative to `dir` when it lies inside it; otherwise as given.
+pub fn relative_to(dir: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(dir).unwrap_or(path).to_path_buf()
+}
