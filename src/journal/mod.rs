@@ -372,6 +372,12 @@ impl Journal {
         self.save()
     }
 
+    /// `xzup rollback --restore-data` overriding the run's setting.
+    pub fn set_restore_data(&mut self, restore: RestoreData) -> Result<(), JournalError> {
+        self.run.settings.restore_data = restore;
+        self.save()
+    }
+
     /// Records that a later manual rollback (`run_id`) undid this run.
     pub fn set_undone_by(&mut self, run_id: &str) -> Result<(), JournalError> {
         self.run.undone_by = Some(run_id.to_string());
