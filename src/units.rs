@@ -145,8 +145,15 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// A CPU count as Compose writes it (`'8'`, `0.5`), held in thousandths of a core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cpus(pub u32);
+
+/// In JSON a CPU count is a number of cores (`0.5`, `8`), as Compose writes it.
+impl Serialize for Cpus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.cores())
+    }
+}
 
 impl Cpus {
     pub fn parse(text: &str) -> Result<Cpus, UnitError> {
