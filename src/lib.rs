@@ -12,6 +12,7 @@ pub mod docker;
 pub mod error;
 pub mod exit;
 pub mod fsutil;
+pub mod host;
 pub mod journal;
 pub mod lock;
 pub mod plan;

@@ -9,3 +9,4 @@ mod backup;
 mod cli;
 mod e2e_driver;
 mod e2e_upgrade;
+mod tiers;
