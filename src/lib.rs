@@ -13,6 +13,7 @@ pub mod error;
 pub mod exit;
 pub mod fsutil;
 pub mod interrupt;
+pub mod host;
 pub mod journal;
 pub mod lock;
 pub mod plan;

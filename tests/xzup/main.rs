@@ -10,3 +10,4 @@ mod cli;
 mod e2e_driver;
 mod e2e_upgrade;
 mod journal;
+mod tiers;

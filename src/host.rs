@@ -1,0 +1,279 @@
+//! This machine's size — cores and memory — and whether a tier fits it.
+//!
+//! `xzup tiers` answers "can this host run it?" without a Docker engine, so the figures come
+//! from the OS: cores from `std::thread::available_parallelism` (which honours CPU affinity
+//! and cgroup quotas, as Docker's own NCPU count honours affinity) and memory from
+//! `MemTotal` in `/proc/meminfo`.
+//!
+//! Tests (and operators sizing another machine) can override both with environment
+//! variables: `XZUP_HOST_CPUS=16` and `XZUP_HOST_MEMORY=32G` (a Compose-style size).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::tiers::Tier;
+use crate::units::{Cpus, Memory};
+
+/// Overrides the detected core count (a whole number, at least 1).
+pub const CPUS_ENV: &str = "XZUP_HOST_CPUS";
+/// Overrides the detected memory (a size like `32G`).
+pub const MEMORY_ENV: &str = "XZUP_HOST_MEMORY";
+
+const MEMINFO: &str = "/proc/meminfo";
+
+/// The host's cores and memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Host {
+    pub cpus: u32,
+    /// `None` where the OS does not say (no `/proc/meminfo`).
+    pub memory: Option<Memory>,
+    /// Whether a figure came from `XZUP_HOST_CPUS` / `XZUP_HOST_MEMORY`.
+    pub overridden: bool,
+}
+
+/// A bad override in the environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{var}` is set to `{value}`, which is not {expected}")]
+pub struct HostError {
+    pub var: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl HostError {
+    pub fn hint(&self) -> Option<String> {
+        Some(format!(
+            "set `{var}` to {expected}, or unset it to use this machine's own figure",
+            var = self.var,
+            expected = self.expected
+        ))
+    }
+}
+
+impl Host {
+    /// This machine, or the figures in `XZUP_HOST_CPUS` / `XZUP_HOST_MEMORY`.
+    pub fn detect() -> Result<Host, HostError> {
+        let cpus_env = std::env::var(CPUS_ENV).ok().filter(|v| !v.is_empty());
+        let memory_env = std::env::var(MEMORY_ENV).ok().filter(|v| !v.is_empty());
+        let overridden = cpus_env.is_some() || memory_env.is_some();
+        let cpus = match cpus_env {
+            Some(value) => parse_cpus(&value)?,
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
+        };
+        let memory = match memory_env {
+            Some(value) => Some(parse_memory(&value)?),
+            None => std::fs::read_to_string(MEMINFO)
+                .ok()
+                .and_then(|text| meminfo_total(&text))
+                .map(Memory::from_bytes),
+        };
+        Ok(Host {
+            cpus,
+            memory,
+            overridden,
+        })
+    }
+
+    /// Whether `tier` can run here.
+    pub fn fit(&self, tier: &Tier) -> Fit {
+        let needs_cores = tier.max_cpus();
+        let needs_memory = tier.totals().limits.memory;
+        Fit {
+            runs: needs_cores.cores() <= f64::from(self.cpus),
+            needs_cores,
+            host_cores: self.cpus,
+            memory_short: self
+                .memory
+                .as_ref()
+                .is_some_and(|m| needs_memory.bytes > m.bytes),
+            needs_memory,
+            host_memory: self.memory.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    /// `2 cores, 7.8G memory`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = if self.cpus == 1 { "core" } else { "cores" };
+        write!(f, "{} {noun}", self.cpus)?;
+        match &self.memory {
+            Some(memory) => write!(f, ", {memory} memory"),
+            None => f.write_str(", memory unknown"),
+        }
+    }
+}
+
+/// How a tier fits a host.
+///
+/// Cores are a hard limit: the engine refuses to create a container whose cpus limit is
+/// above the host's core count ("Range of CPUs is from 0.01 to 2.00, as there are only 2
+/// CPUs available"), and it does so only at create time, after the old stack is down.
+/// Memory is soft: Docker accepts limits that add up to more than the host has, and the
+/// containers are then at risk of the OOM killer under load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fit {
+    /// False when the tier's largest cpus limit is above the host's cores.
+    pub runs: bool,
+    pub needs_cores: Cpus,
+    pub host_cores: u32,
+    /// True when the tier's memory limits add up to more than the host's memory.
+    pub memory_short: bool,
+    pub needs_memory: Memory,
+    pub host_memory: Option<Memory>,
+}
+
+impl fmt::Display for Fit {
+    /// `yes`, `yes, but memory limits total 30G (host has 16G)`,
+    /// `no: needs 8 cores (host has 2)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let memory_note = || {
+            format!(
+                "memory limits total {} (host has {})",
+                self.needs_memory,
+                self.host_memory
+                    .as_ref()
+                    .map_or_else(|| "?".to_string(), ToString::to_string)
+            )
+        };
+        match (self.runs, self.memory_short) {
+            (true, false) => f.write_str("yes"),
+            (true, true) => write!(f, "yes, but {}", memory_note()),
+            (false, short) => {
+                write!(
+                    f,
+                    "no: needs {} cores (host has {})",
+                    self.needs_cores, self.host_cores
+                )?;
+                if short {
+                    write!(f, "; {}", memory_note())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn parse_cpus(value: &str) -> Result<u32, HostError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| HostError {
+            var: CPUS_ENV,
+            value: value.to_string(),
+            expected: "a whole number of cores, like `16`",
+        })
+}
+
+fn parse_memory(value: &str) -> Result<Memory, HostError> {
+    Memory::parse_compose(value)
+        .ok()
+        .filter(|m| m.bytes > 0)
+        .map(|m| Memory::from_bytes(m.bytes))
+        .ok_or_else(|| HostError {
+            var: MEMORY_ENV,
+            value: value.to_string(),
+            expected: "a size like `32G`",
+        })
+}
+
+/// `MemTotal` from the text of `/proc/meminfo`, in bytes (the file counts in KiB, written
+/// `kB`).
+pub fn meminfo_total(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut words = line["MemTotal:".len()..].split_whitespace();
+    let number: u64 = words.next()?.parse().ok()?;
+    let multiplier = match words.next() {
+        Some("kB") => 1024,
+        None => 1,
+        Some(_) => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiers::Catalog;
+
+    fn host(cpus: u32, memory: &str) -> Host {
+        Host {
+            cpus,
+            memory: Some(Memory::parse_compose(memory).unwrap()),
+            overridden: true,
+        }
+    }
+
+    #[test]
+    fn reads_memtotal_in_kib() {
+        let text = "MemTotal:        8029804 kB\nMemFree:         1289436 kB\n";
+        assert_eq!(meminfo_total(text), Some(8_029_804 * 1024));
+        assert_eq!(meminfo_total("MemFree: 1 kB\n"), None);
+        assert_eq!(meminfo_total("MemTotal: lots kB\n"), None);
+    }
+
+    #[test]
+    fn this_machine_has_a_size() {
+        // Whatever the machine, detection yields at least one core.
+        if std::env::var_os(CPUS_ENV).is_none() {
+            assert!(Host::detect().unwrap().cpus >= 1);
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked() {
+        assert_eq!(parse_cpus("16"), Ok(16));
+        let err = parse_cpus("0").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`XZUP_HOST_CPUS` is set to `0`, which is not a whole number of cores, like `16`"
+        );
+        assert_eq!(
+            err.hint().unwrap(),
+            "set `XZUP_HOST_CPUS` to a whole number of cores, like `16`, or unset it to use \
+             this machine's own figure"
+        );
+        assert_eq!(parse_memory("32G").unwrap().to_string(), "32G");
+        assert_eq!(parse_memory("32768M").unwrap().to_string(), "32G");
+        assert!(parse_memory("16X").is_err());
+    }
+
+    #[test]
+    fn cores_are_a_hard_limit_memory_a_soft_one() {
+        let catalog = Catalog::embedded();
+        let low = catalog.get("low").unwrap();
+        let high = catalog.get("high").unwrap();
+
+        assert_eq!(host(4, "16G").fit(low).to_string(), "yes");
+        assert_eq!(
+            host(4, "8G").fit(low).to_string(),
+            "yes, but memory limits total 15G (host has 8G)"
+        );
+        let fit = host(2, "8G").fit(high);
+        assert!(!fit.runs);
+        assert!(fit.memory_short);
+        assert_eq!(
+            fit.to_string(),
+            "no: needs 8 cores (host has 2); memory limits total 30G (host has 8G)"
+        );
+        assert_eq!(
+            host(2, "64G").fit(low).to_string(),
+            "no: needs 4 cores (host has 2)"
+        );
+    }
+
+    #[test]
+    fn display() {
+        assert_eq!(host(2, "8G").to_string(), "2 cores, 8G memory");
+        let one = Host {
+            cpus: 1,
+            memory: None,
+            overridden: false,
+        };
+        assert_eq!(one.to_string(), "1 core, memory unknown");
+    }
+}
