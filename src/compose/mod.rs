@@ -9,7 +9,7 @@
 //!   some invalid YAML silently (a mis-indented key, `a: b: c`), so it is not used to read.
 //! - Writing goes through `yaml-edit`, a lossless (rowan) editor, so every byte that is not
 //!   a tier value stays as it was. The result is parsed again strictly and checked before
-//!   anyone sees it (see [`render`]).
+//!   anyone sees it (see `render.rs`).
 //!
 //! Files: [`locate`] finds the file, `read` reads it, `command_flags` reads and edits
 //! MySQL/Redis flags in a `command:`, `render` writes a tier in, `warnings` says where
@@ -164,7 +164,7 @@ impl ComposeError {
 }
 
 /// A parsed compose file, with its text kept byte for byte.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ComposeFile {
     pub path: PathBuf,
     pub text: String,
@@ -228,6 +228,17 @@ pub struct BindMount {
     pub source: PathBuf,
     pub target: String,
     pub read_only: bool,
+}
+
+/// Path and services only: the text holds passwords, and a `{:?}` must not show them.
+impl std::fmt::Debug for ComposeFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComposeFile")
+            .field("path", &self.path)
+            .field("bytes", &self.text.len())
+            .field("services", &self.services())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ComposeFile {

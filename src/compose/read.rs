@@ -127,7 +127,8 @@ pub(crate) fn command_words(
                 Form::String,
                 tokens.into_iter().map(|t| t.text).collect(),
             ))),
-            None => Err(bad(s.clone(), "a quote is not closed")),
+            // Not the text: a command line can hold a password.
+            None => Err(bad("…".to_string(), "a quote in it is not closed")),
         },
         Some(Value::Sequence(items)) => items
             .iter()
@@ -436,6 +437,23 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_files() {
+        let err = ComposeFile::load(Path::new("/nonexistent/docker-compose.yml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read `/nonexistent/docker-compose.yml`: No such file or directory (os error 2)"
+        );
+        assert!(err.hint().is_some());
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("compose.yml");
+        std::fs::write(&path, b"services:\n  a: {image: \xff}\n").unwrap();
+        let err = ComposeFile::load(&path).unwrap_err();
+        assert!(matches!(err, ComposeError::Read { .. }), "{err}");
+        let err = ComposeFile::load(tmp.path()).unwrap_err();
+        assert!(matches!(err, ComposeError::Read { .. }), "{err}");
+    }
+
+    #[test]
     fn not_a_compose_file() {
         assert_eq!(
             parse_err("").to_string(),
@@ -486,6 +504,14 @@ mod tests {
             f.secrets(),
             ["\"quoted\"", "123456", "42", "hunter2", "quoted", "tok"]
         );
+    }
+
+    #[test]
+    fn debug_output_hides_the_text() {
+        let f = file("services:\n  db:\n    environment:\n      - MYSQL_ROOT_PASSWORD=123456\n");
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("123456"), "{shown}");
+        assert!(shown.contains("\"db\""), "{shown}");
     }
 
     #[test]

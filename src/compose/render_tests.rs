@@ -661,3 +661,44 @@ fn example_deployments_hold_what_they_mount() {
         );
     }
 }
+
+#[test]
+fn empty_keys_and_no_final_newline_in_a_four_space_file() {
+    let text = "services:\n    s:\n        image: s\n    w:\n        image: w\n    d:\n        command:\n        deploy:\n    r:\n        image: redis";
+    let out = parse("c.yml", text)
+        .render(&small_roles(), &high())
+        .unwrap();
+    assert!(
+        out.contains("    d:\n        command:\n            - --max_connections=2000\n            - --innodb_buffer_pool_size=2G\n            - --innodb_log_file_size=256M\n        deploy:\n            resources:\n                limits:\n                    cpus: '4'\n"),
+        "{out}"
+    );
+    // The file had no final line break; it still has none.
+    assert!(
+        out.ends_with("                    cpus: '1'\n                    memory: 1G"),
+        "{out}"
+    );
+}
+
+#[test]
+fn crlf_files_stay_crlf() {
+    let text = "services:\r\n  s:\r\n    image: s\r\n  w:\r\n    image: w\r\n  d:\r\n    image: d\r\n  r:\r\n    image: redis\r\n";
+    let out = parse("c.yml", text)
+        .render(&small_roles(), &high())
+        .unwrap();
+    assert_eq!(
+        out.matches('\n').count(),
+        out.matches("\r\n").count(),
+        "{out:?}"
+    );
+    assert!(out.contains("    command:\r\n      - redis-server\r\n      - --maxmemory 1536mb\r\n"));
+}
+
+#[test]
+fn a_document_marker_is_kept() {
+    let text = "---\n# c\nservices:\n  s: {image: s}\n  w: {image: w}\n  d: {image: d}\n  r: {image: r}\n...\n";
+    let out = parse("c.yml", text)
+        .render(&small_roles(), &flags_only())
+        .unwrap();
+    assert!(out.starts_with("---\n# c\nservices:\n"), "{out}");
+    assert!(out.ends_with("...\n"), "{out}");
+}
