@@ -1,7 +1,25 @@
 //! The compose file: find it, read each role's resources and MySQL/Redis flags, and
 //! render a tier into it losslessly (comments, order, quoting, anchors kept).
 //!
-//! STUB: the signatures below are the contract; bodies are being written.
+//! Two parsers, each for what it does best:
+//! - Reading goes through a strict YAML parser (`serde_yaml_ng`, a port of libyaml, the
+//!   parser family both Compose v1 (PyYAML) and v2 (go-yaml) descend from), with `<<`
+//!   merge keys applied. What xzup reads is what Compose would read, and a file Compose
+//!   would reject is reported with its line and column. The lossless editor below accepts
+//!   some invalid YAML silently (a mis-indented key, `a: b: c`), so it is not used to read.
+//! - Writing goes through `yaml-edit`, a lossless (rowan) editor, so every byte that is not
+//!   a tier value stays as it was. The result is parsed again strictly and checked before
+//!   anyone sees it (see `render.rs`).
+//!
+//! Files: [`locate`] finds the file, `read` reads it, `command_flags` reads and edits
+//! MySQL/Redis flags in a `command:`, `render` writes a tier in, `warnings` says where
+//! Compose would not apply a value as written.
+
+mod command_flags;
+mod locate;
+mod read;
+mod render;
+mod warnings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +29,8 @@ use serde::Serialize;
 use crate::roles::{Role, RoleMap};
 use crate::tiers::{MysqlSettings, RedisSettings, Resources};
 use crate::units::{Cpus, Memory};
+
+pub use locate::locate;
 
 /// File names tried, in order, when neither `-f` nor xzup's state names the file.
 pub const CANDIDATES: [&str; 6] = [
@@ -25,32 +45,131 @@ pub const CANDIDATES: [&str; 6] = [
 /// Errors reading or rewriting a compose file.
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
-    #[error("not implemented yet")]
-    Todo,
+    #[error("directory `{}` does not exist", dir.display())]
+    DirNotFound { dir: PathBuf },
+
+    #[error("compose file `{}` does not exist", path.display())]
+    FileNotFound { path: PathBuf },
+
+    #[error("`{}` is not a file", path.display())]
+    NotAFile { path: PathBuf },
+
+    #[error("no compose file in `{}` (tried {})", dir.display(), tried.join(", "))]
+    NoComposeFile { dir: PathBuf, tried: Vec<String> },
+
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{}` is not valid YAML{}: {message}", path.display(), at(*line, *column))]
+    InvalidYaml {
+        path: PathBuf,
+        /// 1-based; 0 when the parser gave no position.
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("`{}` is not a compose file: {reason}", path.display())]
+    NotCompose { path: PathBuf, reason: String },
+
+    #[error("`{}` has no service `{service}` for the {role} role", path.display())]
+    MissingService {
+        path: PathBuf,
+        role: Role,
+        service: String,
+        available: Vec<String>,
+    },
+
+    #[error("`{}`: service `{service}` has `{key}: {value}`, which xzup cannot read: {reason}", path.display())]
+    BadValue {
+        path: PathBuf,
+        service: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("`{}`: cannot edit service `{service}`: {what}", path.display())]
+    Unsupported {
+        path: PathBuf,
+        service: String,
+        what: String,
+        hint: String,
+    },
+
+    /// The rendered file did not check out. A bug in xzup, never the operator's doing;
+    /// the file is not returned, so nothing is written.
+    #[error("rendering `{}` went wrong: {detail}", path.display())]
+    Render { path: PathBuf, detail: String },
+}
+
+fn at(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(" at line {line}, column {column}")
+    }
 }
 
 impl ComposeError {
     pub fn hint(&self) -> Option<String> {
-        None
+        Some(match self {
+            ComposeError::DirNotFound { .. } => {
+                "pass the deployment directory with `-C DIR`".to_string()
+            }
+            ComposeError::FileNotFound { .. } | ComposeError::NotAFile { .. } => {
+                "check the path given with `-f FILE` (it is relative to the current directory)"
+                    .to_string()
+            }
+            ComposeError::NoComposeFile { .. } => "run xzup in the deployment directory, or pass \
+                 it with `-C DIR`, or name the compose file with `-f FILE`"
+                .to_string(),
+            ComposeError::Read { .. } => {
+                "check that the file exists and that you may read it".to_string()
+            }
+            ComposeError::InvalidYaml { .. } => {
+                "fix the file there; `docker compose config` shows the same error".to_string()
+            }
+            ComposeError::NotCompose { .. } => {
+                "point xzup at the deployment's compose file with `-f FILE`".to_string()
+            }
+            ComposeError::MissingService {
+                role, available, ..
+            } => format!(
+                "the file's services are: {}; map the role with `--service {role}=NAME` or \
+                 a `[services]` table in `xzup.toml` (`{role} = \"NAME\"`)",
+                if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+            ComposeError::BadValue { .. } => {
+                "write the value out in the file (xzup does not expand `${VARIABLES}`)".to_string()
+            }
+            ComposeError::Unsupported { hint, .. } => hint.clone(),
+            ComposeError::Render { .. } => "this is a bug in xzup; nothing was written. Please \
+                 report it with the compose file (remove passwords first)"
+                .to_string(),
+        })
     }
 }
 
-/// Finds the compose file: `explicit` (-f, relative to `dir`), else `last_activated`
-/// (from xzup's state), else the first of [`CANDIDATES`] in `dir`.
-pub fn locate(
-    dir: &Path,
-    explicit: Option<&Path>,
-    last_activated: Option<&Path>,
-) -> Result<PathBuf, ComposeError> {
-    let _ = (dir, explicit, last_activated);
-    todo!()
-}
-
 /// A parsed compose file, with its text kept byte for byte.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ComposeFile {
     pub path: PathBuf,
     pub text: String,
+    /// The document as Compose reads it: strictly parsed, `<<` merge keys applied.
+    doc: serde_yaml_ng::Mapping,
 }
 
 /// What a file sets for one role, as written (each value may be absent).
@@ -111,64 +230,96 @@ pub struct BindMount {
     pub read_only: bool,
 }
 
+/// Path and services only: the text holds passwords, and a `{:?}` must not show them.
+impl std::fmt::Debug for ComposeFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComposeFile")
+            .field("path", &self.path)
+            .field("bytes", &self.text.len())
+            .field("services", &self.services())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ComposeFile {
     /// Reads and parses `path`. Invalid YAML is reported with line and column.
     pub fn load(path: &Path) -> Result<ComposeFile, ComposeError> {
-        let _ = path;
-        todo!()
+        let text = std::fs::read_to_string(path).map_err(|source| ComposeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ComposeFile::parse(path, text)
     }
 
     /// Parses `text` (read from `path`).
     pub fn parse(path: &Path, text: String) -> Result<ComposeFile, ComposeError> {
-        let _ = (path, text);
-        todo!()
+        let doc = read::parse_document(path, &text)?;
+        Ok(ComposeFile {
+            path: path.to_path_buf(),
+            text,
+            doc,
+        })
+    }
+
+    /// The directory relative paths in the file are resolved against.
+    pub fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
     }
 
     /// Service names in file order.
     pub fn services(&self) -> Vec<String> {
-        todo!()
+        read::service_names(&self.doc)
     }
 
     /// Each role's resources and the MySQL/Redis flags. Fails when a role's service is
     /// missing, saying how to map it.
     pub fn observe(&self, roles: &RoleMap) -> Result<Observed, ComposeError> {
-        let _ = roles;
-        todo!()
+        read::observe(self, roles)
     }
 
     /// The file with `target` written in; every other byte as it was. The result is
     /// re-parsed and checked before it is returned.
     pub fn render(&self, roles: &RoleMap, target: &Target) -> Result<String, ComposeError> {
-        let _ = (roles, target);
-        todo!()
+        render::render(self, roles, target)
     }
 
     /// Where Compose would not apply a value as written (see the module doc).
     pub fn warnings(&self, roles: &RoleMap) -> Vec<Warning> {
-        let _ = roles;
-        todo!()
+        warnings::warnings(self, roles)
     }
 
     /// Bind mounts of `service`, sources resolved against the file's directory.
     pub fn bind_mounts(&self, service: &str) -> Vec<BindMount> {
-        let _ = service;
-        todo!()
+        read::bind_mounts(self, service)
     }
 
     /// `image:` of each service.
     pub fn images(&self) -> BTreeMap<String, String> {
-        todo!()
+        read::images(&self.doc)
+    }
+
+    /// `container_name:` of each service that pins one.
+    pub fn container_names(&self) -> BTreeMap<String, String> {
+        read::container_names(&self.doc)
+    }
+
+    /// `container_name:` of `service`, if it pins one.
+    pub fn container_name(&self, service: &str) -> Option<String> {
+        self.container_names().remove(service)
     }
 
     /// `environment:` of `service` (list or mapping form).
     pub fn environment(&self, service: &str) -> BTreeMap<String, String> {
-        let _ = service;
-        todo!()
+        read::environment(&self.doc, service)
     }
 
     /// Values that must never be printed: every `environment:` value whose name looks
-    /// like a secret (PASSWORD, SECRET, TOKEN, KEY), from every service.
+    /// like a secret (PASSWORD, SECRET, TOKEN, KEY), from every service, and the
+    /// passwords given to Redis on its command line (`--requirepass`, `--masterauth`).
     pub fn secrets(&self) -> Vec<String> {
-        todo!()
+        read::secrets(&self.doc)
     }
 }
