@@ -4,6 +4,7 @@
 //! machine without Docker, and never skip under `CI=true`.
 
 mod harness;
+mod stack;
 
 mod backup;
 mod cli;

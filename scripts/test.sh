@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The one test command: sets up what the end-to-end tests need, then runs the whole suite.
+#
+#   1. scripts/ensure-docker.sh       the Docker engine answers (starts dockerd; installs
+#                                     docker.io / docker-compose from Debian when missing)
+#   2. scripts/install-compose-v2.sh  Compose v2 as a docker CLI plugin (`docker compose`)
+#   3. scripts/fixture-images.sh      mysql:latest, mysql:8.4.5, redis:8.0 and the xiaozhi
+#                                     server/web images, built locally (no registry)
+#   4. the whole suite (unit, integration, end-to-end) under Compose v2 (XZUP_COMPOSE=v2),
+#   5. the end-to-end tests again under Compose v1 (XZUP_COMPOSE=v1, docker-compose 1.x).
+#
+# With cargo-nextest when installed (.config/nextest.toml runs the e2e tests one at a time),
+# else cargo test. Prints each run's wall time at the end.
+#
+# Under CI=true every step must work and no end-to-end test may skip. Elsewhere a failed
+# set-up step is reported and the suite runs anyway: without an engine the end-to-end tests
+# skip and say why.
+#
+# Usage: scripts/test.sh [--no-setup] [-- ARGS…]
+#   --no-setup   skip steps 1-3 (the engine, Compose v2 and the images are already there)
+#   ARGS         passed to `cargo nextest run` / `cargo test` (e.g. a test filter)
+# shellcheck disable=SC2317  # the test functions run through run_timed/under
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SETUP=1
+EXTRA=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-setup) SETUP=0 ;;
+        --) shift; EXTRA=("$@"); break ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+CI_MODE=0
+[ "${CI:-}" = true ] && CI_MODE=1
+
+say() { printf '[test.sh] %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# setup_step SCRIPT: runs a set-up script; fatal under CI, a warning elsewhere.
+setup_step() {
+    local t0; t0="$(now)"
+    if bash "scripts/$1"; then
+        say "$1 done ($(since "$t0") s)"
+    elif [ "$CI_MODE" = 1 ]; then
+        say "$1 failed: CI=true needs a working engine, Compose v2 and the fixture images"
+        exit 1
+    else
+        say "$1 failed: the end-to-end tests will skip (no engine) or fail (no images)"
+    fi
+}
+
+if [ "$SETUP" = 1 ]; then
+    setup_step ensure-docker.sh
+    setup_step install-compose-v2.sh
+    setup_step fixture-images.sh
+fi
+
+# Which Compose flavours answer here.
+FLAVOURS=()
+if docker compose version >/dev/null 2>&1; then FLAVOURS+=(v2); fi
+if v1="$(docker-compose version --short 2>/dev/null)" && [[ "$v1" == 1.* ]]; then FLAVOURS+=(v1); fi
+if [ "${#FLAVOURS[@]}" -lt 2 ]; then
+    if [ "$CI_MODE" = 1 ]; then
+        say "CI=true needs both Compose flavours; found: ${FLAVOURS[*]:-none}"
+        exit 1
+    fi
+    say "only Compose ${FLAVOURS[*]:-(none)} found: the end-to-end tests run under that alone"
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+    PROFILE=default
+    [ "$CI_MODE" = 1 ] && PROFILE=ci
+    all_tests() { cargo nextest run --profile "$PROFILE" ${EXTRA[@]+"${EXTRA[@]}"}; }
+    e2e_tests() { cargo nextest run --profile "$PROFILE" -E 'test(/^e2e_/)' ${EXTRA[@]+"${EXTRA[@]}"}; }
+else
+    say "cargo-nextest not installed: using cargo test"
+    all_tests() { cargo test ${EXTRA[@]+"${EXTRA[@]}"}; }
+    e2e_tests() { cargo test --test xzup ${EXTRA[@]+"${EXTRA[@]}"} e2e_; }
+fi
+
+# Build first, so the timings below are the tests' own.
+cargo build --all-targets --quiet
+
+SUMMARY=()
+STATUS=0
+run_timed() {
+    local label="$1"; shift
+    local t0 rc=0; t0="$(now)"
+    say "running: $label"
+    "$@" || rc=$?
+    SUMMARY+=("$label: $(since "$t0") s, $([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)")")
+    [ "$rc" = 0 ] || STATUS=1
+}
+
+# under FLAVOUR COMMAND…: runs COMMAND with XZUP_COMPOSE=FLAVOUR (unset when FLAVOUR is empty)
+under() {
+    local flavour="$1"; shift
+    (
+        if [ -n "$flavour" ]; then export XZUP_COMPOSE="$flavour"; else unset XZUP_COMPOSE; fi
+        "$@"
+    )
+}
+
+FIRST="${FLAVOURS[0]:-}"
+run_timed "whole suite${FIRST:+, Compose $FIRST}" under "$FIRST" all_tests
+for flavour in "${FLAVOURS[@]:1}"; do
+    run_timed "end-to-end tests, Compose $flavour" under "$flavour" e2e_tests
+done
+
+say "summary:"
+for line in "${SUMMARY[@]}"; do say "  $line"; done
+exit "$STATUS"
