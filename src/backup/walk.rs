@@ -1,0 +1,258 @@
+//! The walk before a backup: every entry under the requested paths, with its metadata, in
+//! archive order (each directory before its contents, names sorted). Symlinks are never
+//! followed; sockets, fifos and devices are set aside with a reason.
+//!
+//! The walk reads metadata only. It fixes the manifest (but for the sums) and the byte total
+//! before any data is read; see the module doc of [`super`].
+
+use std::fs::{self, Metadata};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use super::BackupError;
+use super::manifest::{Entry, EntryKind, SkipReason, Skipped, safe_relative};
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// The requested paths, normalised, without ones inside another, sorted.
+    pub roots: Vec<String>,
+    /// Every entry, sha256 not yet known.
+    pub entries: Vec<Entry>,
+    pub skipped: Vec<Skipped>,
+    /// Sum of file sizes.
+    pub data_bytes: u64,
+}
+
+/// Walks `paths` (relative to `root`), leaving out the directory `exclude` (where the
+/// archive goes) wherever it turns up.
+pub fn walk(root: &Path, paths: &[PathBuf], exclude: Option<&Path>) -> Result<Walk, BackupError> {
+    let roots = normalise_roots(root, paths)?;
+    let exclude = exclude
+        .and_then(|d| fs::metadata(d).ok())
+        .map(|m| (m.dev(), m.ino()));
+    let mut walk = Walk::default();
+    for rel in &roots {
+        let abs = root.join(rel);
+        let meta = fs::symlink_metadata(&abs).map_err(|e| BackupError::io("read", &abs, e))?;
+        visit(&mut walk, rel.clone(), &abs, &meta, exclude)?;
+    }
+    walk.roots = roots;
+    Ok(walk)
+}
+
+/// Checks and normalises the requested paths: relative, inside `root`, not through a
+/// symlink, existing; drops duplicates and paths inside another requested path.
+fn normalise_roots(root: &Path, paths: &[PathBuf]) -> Result<Vec<String>, BackupError> {
+    let mut roots: Vec<String> = Vec::new();
+    for path in paths {
+        let bad = |reason: &str| BackupError::BadSource {
+            path: path.clone(),
+            reason: reason.to_string(),
+        };
+        let text = path.to_str().ok_or_else(|| bad("the path is not UTF-8"))?;
+        let rel = safe_relative(text).map_err(|_| {
+            bad("give a path relative to the deployment dir, inside it, not its `.xzup` state dir")
+        })?;
+        // Every directory on the way must be a real one: a symlink there could lead out of
+        // the deployment dir.
+        let mut walked = root.to_path_buf();
+        let components: Vec<_> = rel.components().collect();
+        for (i, part) in components.iter().enumerate() {
+            walked.push(part);
+            let meta = fs::symlink_metadata(&walked).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    bad("it does not exist")
+                } else {
+                    BackupError::io("read", &walked, e)
+                }
+            })?;
+            let last = i + 1 == components.len();
+            if !last && !meta.is_dir() {
+                return Err(bad(&format!(
+                    "`{}` on its way is not a directory (a symlink is not followed)",
+                    walked.strip_prefix(root).unwrap_or(&walked).display()
+                )));
+            }
+        }
+        roots.push(rel.to_str().expect("came from a str").to_string());
+    }
+    roots.sort();
+    roots.dedup();
+    let mut kept: Vec<String> = Vec::with_capacity(roots.len());
+    for r in roots {
+        // Sorted, so a parent comes right before its children.
+        if !kept.iter().any(|k| Path::new(&r).starts_with(k)) {
+            kept.push(r);
+        }
+    }
+    Ok(kept)
+}
+
+fn visit(
+    walk: &mut Walk,
+    rel: String,
+    abs: &Path,
+    meta: &Metadata,
+    exclude: Option<(u64, u64)>,
+) -> Result<(), BackupError> {
+    let ft = meta.file_type();
+    let skip = |walk: &mut Walk, reason| {
+        walk.skipped.push(Skipped {
+            path: rel.clone(),
+            reason,
+        });
+    };
+    let kind = if ft.is_file() {
+        EntryKind::File
+    } else if ft.is_dir() {
+        if exclude == Some((meta.dev(), meta.ino())) {
+            skip(walk, SkipReason::BackupDir);
+            return Ok(());
+        }
+        EntryKind::Dir
+    } else if ft.is_symlink() {
+        EntryKind::Symlink
+    } else if ft.is_socket() {
+        skip(walk, SkipReason::Socket);
+        return Ok(());
+    } else if ft.is_fifo() {
+        skip(walk, SkipReason::Fifo);
+        return Ok(());
+    } else {
+        skip(walk, SkipReason::Device);
+        return Ok(());
+    };
+    let target = if kind == EntryKind::Symlink {
+        let target = fs::read_link(abs).map_err(|e| BackupError::io("read the link", abs, e))?;
+        match target.into_os_string().into_string() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                skip(walk, SkipReason::NonUtf8Name);
+                return Ok(());
+            }
+        }
+    } else {
+        None
+    };
+    let size = if kind == EntryKind::File {
+        meta.len()
+    } else {
+        0
+    };
+    walk.data_bytes += size;
+    walk.entries.push(Entry {
+        path: rel.clone(),
+        kind,
+        size,
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mtime: meta.mtime().max(0) as u64,
+        sha256: None,
+        target,
+    });
+    if kind == EntryKind::Dir {
+        let mut children: Vec<(std::ffi::OsString, PathBuf)> = fs::read_dir(abs)
+            .map_err(|e| BackupError::io("read the directory", abs, e))?
+            .map(|child| child.map(|c| (c.file_name(), c.path())))
+            .collect::<Result<_, _>>()
+            .map_err(|e| BackupError::io("read the directory", abs, e))?;
+        children.sort();
+        for (name, path) in children {
+            let child_meta =
+                fs::symlink_metadata(&path).map_err(|e| BackupError::io("read", &path, e))?;
+            match name.to_str() {
+                Some(name) => visit(walk, format!("{rel}/{name}"), &path, &child_meta, exclude)?,
+                None => walk.skipped.push(Skipped {
+                    path: format!("{rel}/{}", name.to_string_lossy()),
+                    reason: SkipReason::NonUtf8Name,
+                }),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    #[test]
+    fn walks_in_order_without_following_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("data/sub")).unwrap();
+        fs::write(root.join("data/b.txt"), "bb").unwrap();
+        fs::write(root.join("data/sub/a"), "a").unwrap();
+        symlink("/etc", root.join("data/etc")).unwrap();
+        fs::write(root.join("compose.yml"), "x").unwrap();
+        let walk = walk(
+            root,
+            &["data".into(), "./compose.yml".into(), "data/sub".into()],
+            None,
+        )
+        .unwrap();
+        assert_eq!(walk.roots, ["compose.yml", "data"]);
+        let paths: Vec<_> = walk.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "compose.yml",
+                "data",
+                "data/b.txt",
+                "data/etc",
+                "data/sub",
+                "data/sub/a"
+            ]
+        );
+        assert_eq!(walk.entries[3].target.as_deref(), Some("/etc"));
+        assert_eq!(walk.data_bytes, 4);
+    }
+
+    #[test]
+    fn sockets_fifos_and_the_backup_dir_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("data/backups")).unwrap();
+        let _sock = std::os::unix::net::UnixListener::bind(root.join("data/mysql.sock")).unwrap();
+        let fifo = std::ffi::CString::new(root.join("data/pipe").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let walk = walk(root, &["data".into()], Some(&root.join("data/backups"))).unwrap();
+        let skipped: Vec<_> = walk
+            .skipped
+            .iter()
+            .map(|s| (s.path.as_str(), s.reason))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("data/backups", SkipReason::BackupDir),
+                ("data/mysql.sock", SkipReason::Socket),
+                ("data/pipe", SkipReason::Fifo),
+            ]
+        );
+        assert_eq!(walk.entries.len(), 1);
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("real")).unwrap();
+        symlink(root.join("real"), root.join("link")).unwrap();
+        for (path, expect) in [
+            ("missing", "does not exist"),
+            ("/etc", "relative to the deployment dir"),
+            ("../x", "relative to the deployment dir"),
+            ("link/x", "`link` on its way is not a directory"),
+            (".xzup", "relative to the deployment dir"),
+        ] {
+            let err = walk(root, &[path.into()], None).unwrap_err();
+            assert!(err.to_string().contains(expect), "{path}: {err}");
+        }
+    }
+}
