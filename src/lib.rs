@@ -12,8 +12,8 @@ pub mod docker;
 pub mod error;
 pub mod exit;
 pub mod fsutil;
-pub mod interrupt;
 pub mod host;
+pub mod interrupt;
 pub mod journal;
 pub mod lock;
 pub mod plan;
@@ -23,6 +23,7 @@ pub mod state;
 pub mod tiers;
 pub mod units;
 pub mod upgrade;
+pub mod verify;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

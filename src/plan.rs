@@ -245,7 +245,11 @@ pub fn display_rel(dir: &Path, path: &Path) -> String {
 fn unified_diff(old: &str, new: &str, old_path: &Path, new_path: &Path) -> String {
     let a = format!("a/{}", file_name(old_path));
     let b = format!("b/{}", file_name(new_path));
-    similar::TextDiff::from_lines(old, new)
+    // Patience keeps a changed block together instead of pairing equal-looking lines
+    // (`cpus: '4'` of the old limits with `cpus: '4'` of the new reservations).
+    similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Patience)
+        .diff_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .header(&a, &b)

@@ -138,6 +138,9 @@ impl fmt::Display for Classification {
         if !self.is_custom() {
             return Ok(());
         }
+        if self.per_role.values().all(Option::is_none) {
+            return f.write_str(" (no tier's settings)");
+        }
         let parts: Vec<String> = self
             .per_role
             .iter()
@@ -1824,10 +1827,7 @@ maxmemory-policy = "allkeys-lru"
             redis: ObservedRedis::default(),
         };
         let found = catalog.classify(&bare, &[]);
-        assert_eq!(
-            found.to_string(),
-            "custom (server: custom, db: custom, redis: custom, web: custom)"
-        );
+        assert_eq!(found.to_string(), "custom (no tier's settings)");
         assert!(found.per_role.values().all(Option::is_none));
     }
 

@@ -1,21 +1,99 @@
 //! `xzup apply --tier T`: upgrade the running stack. With `--dry-run`, the plan only.
 
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, RestoreDataArg, RunOptions};
 use crate::deployment::DeploymentOptions;
 use crate::error::Result;
 use crate::exit::ExitStatus;
+use crate::journal::{BackupSettings, RestoreData, RunSettings};
 use crate::printer::Printer;
+use crate::upgrade::{self, RunRequest};
+
+use super::run_output::{StepPrinter, summary};
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
     printer: &Printer,
     args: &ApplyArgs,
 ) -> Result<ExitStatus> {
+    let backup_dir = args.backup.backup_dir.as_deref();
+    let (deployment, plan) = super::plan::compute(opts, &args.target, backup_dir)?;
     if args.dry_run {
-        let (_, plan) =
-            super::plan::compute(opts, &args.target, args.backup.backup_dir.as_deref())?;
         super::plan::print(printer, &plan);
         return Ok(super::plan::exit_status(&plan, args.detailed_exitcode));
     }
-    Err(super::not_yet("apply"))
+    if !plan.changes {
+        printer.info(format_args!(
+            "Nothing to change: {} already has the settings of `{}`.",
+            crate::plan::display_rel(&deployment.dir, &plan.source_file),
+            args.target.tier
+        ));
+        return Ok(ExitStatus::Success);
+    }
+    for warning in &plan.warnings {
+        printer.warn(warning);
+    }
+    let compose = deployment.compose()?;
+    let only = super::plan::only_roles(args.target.only.as_deref())?;
+    let settings = RunSettings {
+        force: args.force,
+        pull: args.pull,
+        backup: BackupSettings {
+            dir: args
+                .backup
+                .backup_dir
+                .clone()
+                .map(|d| deployment.resolve(&d))
+                .unwrap_or_else(|| "backups".into()),
+            level: args.backup.level,
+            include: args.backup.include.clone(),
+            verify: !args.backup.no_verify,
+        },
+        ..run_settings(&args.run)
+    };
+    let mut command = format!("xzup apply --tier {}", args.target.tier);
+    if let Some(only) = &args.target.only {
+        command.push_str(&format!(" --only {only}"));
+    }
+    crate::interrupt::install();
+    printer.info(format_args!(
+        "Upgrading {} -> {} ({})",
+        plan.from,
+        plan.to,
+        crate::plan::display_rel(&deployment.dir, &plan.target_file)
+    ));
+    let mut observer = StepPrinter::new(printer);
+    let result = upgrade::apply(
+        RunRequest {
+            deployment: &deployment,
+            compose: &compose,
+            plan: &plan,
+            only,
+            settings,
+            command,
+        },
+        &mut observer,
+    );
+    drop(observer);
+    let outcome = result?;
+    summary(printer, &outcome.run);
+    Ok(ExitStatus::Success)
+}
+
+/// The run options shared by `apply` and `resume`.
+pub(crate) fn run_settings(run: &RunOptions) -> RunSettings {
+    RunSettings {
+        wait_timeout_secs: run.wait_timeout,
+        verify_window_secs: run.verify_window,
+        strict: run.strict,
+        restore_data: restore_data(run.restore_data),
+        ..RunSettings::default()
+    }
+}
+
+pub(crate) fn restore_data(arg: RestoreDataArg) -> RestoreData {
+    match arg {
+        RestoreDataArg::Auto => RestoreData::Auto,
+        RestoreDataArg::Always => RestoreData::Always,
+        RestoreDataArg::Never => RestoreData::Never,
+    }
 }

@@ -10,6 +10,7 @@ mod render;
 mod restore;
 mod resume;
 mod rollback;
+mod run_output;
 mod status;
 mod tiers;
 mod unlock;
@@ -91,6 +92,10 @@ pub(crate) fn not_yet(name: &str) -> Error {
 /// The host's size from the Docker engine, when one answers quickly; `None` otherwise
 /// (the plan needs no engine).
 pub(crate) fn engine_host() -> Option<crate::plan::HostFacts> {
-    // Wired to the docker driver's `info()` once it lands.
-    None
+    crate::docker::socket::quick_info(std::time::Duration::from_millis(500)).map(|info| {
+        crate::plan::HostFacts {
+            cpus: info.ncpu,
+            memory: info.mem_total,
+        }
+    })
 }

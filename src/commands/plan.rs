@@ -136,8 +136,8 @@ pub(crate) fn print(printer: &Printer, plan: &Plan) {
     printer.out(bold("Services"));
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     printer.out(format_args!(
-        "  {:<7} {:<24} {:<20} {:>10}    {}",
-        "role", "setting", "", "current", "target"
+        "  {:<7} {:<24} {:>12}    {}",
+        "role", "setting", "current", "target"
     ));
     for row in &plan.settings {
         let (current, target) = (dash(&row.current), dash(&row.target));
@@ -147,7 +147,7 @@ pub(crate) fn print(printer: &Printer, plan: &Plan) {
             printer.paint(&format!("{target} (unchanged)"), Style::Dim)
         };
         printer.out(format_args!(
-            "  {:<7} {:<45} {:>10} -> {target}",
+            "  {:<7} {:<24} {:>12} -> {target}",
             row.role.name(),
             row.setting,
             current

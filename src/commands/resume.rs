@@ -1,14 +1,26 @@
-//! `xzup resume` (STUB: being written).
+//! `xzup resume`: continue the interrupted run from its journal.
 
-use crate::deployment::DeploymentOptions;
+use crate::cli::RunOptions;
+use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::Result;
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
+use crate::upgrade;
+
+use super::run_output::{StepPrinter, summary};
 
 pub(crate) fn run(
-    _opts: &DeploymentOptions,
-    _printer: &Printer,
-    _args: &crate::cli::RunOptions,
+    opts: &DeploymentOptions,
+    printer: &Printer,
+    _args: &RunOptions,
 ) -> Result<ExitStatus> {
-    Err(super::not_yet("resume"))
+    let deployment = Deployment::open(opts)?;
+    crate::interrupt::install();
+    let mut observer = StepPrinter::new(printer);
+    // The run goes on with the options it was started with (they are in its journal).
+    let result = upgrade::resume(&deployment, &mut observer);
+    drop(observer);
+    let outcome = result?;
+    summary(printer, &outcome.run);
+    Ok(ExitStatus::Success)
 }

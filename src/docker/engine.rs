@@ -269,16 +269,21 @@ impl Docker {
 
     /// Whether `image` exists locally (`docker image inspect`).
     pub fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
+        Ok(self.image_id(image)?.is_some())
+    }
+
+    /// The ID (`sha256:…`) the local image `image` resolves to, `None` when it is absent.
+    pub fn image_id(&self, image: &str) -> Result<Option<String>, DockerError> {
         let inv = self.invocation(
             ["image", "inspect", "--format", "{{.Id}}", image],
             self.timeouts.query,
         );
         let finished = exec::run_unchecked(&inv, &self.redactor)?;
         if finished.success() {
-            return Ok(true);
+            return Ok(Some(finished.stdout.trim().to_string()));
         }
         if finished.stderr.contains("No such image") || finished.stderr.contains("No such object") {
-            return Ok(false);
+            return Ok(None);
         }
         Err(exec::failure(&inv, &self.redactor, &finished))
     }

@@ -16,6 +16,7 @@
 mod compose;
 mod engine;
 mod exec;
+pub mod socket;
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;

@@ -1,1 +1,440 @@
-//! (tests being written)
+//! The upgrade end to end, on a real engine with real MariaDB and Redis: apply, automatic
+//! rollback (preflight refusal, `up` failure, verify failure), kill -9 and resume, manual
+//! rollback, the lock. Each stack starts on the `seed` tier of `fixtures/e2e-tiers.toml`
+//! with rows in MariaDB and files in uploadfile, which must be intact at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xzup::compose::ComposeFile;
+use xzup::roles::RoleMap;
+use xzup::tiers::Catalog;
+
+use crate::harness::{Outcome, Xzup, docker_available, repo_root};
+use crate::stack::{self, DB, REDIS, SERVER, TestStack, WEB};
+
+const MIB: u64 = 1 << 20;
+
+fn tiers_file() -> PathBuf {
+    repo_root().join("tests/xzup/fixtures/e2e-tiers.toml")
+}
+
+/// The upstream file (1 s healthchecks) on the seed tier: where every upgrade starts.
+fn seed_text() -> String {
+    let file = ComposeFile::parse(Path::new("docker-compose_all.yml"), stack::upstream_fast())
+        .expect("upstream parses");
+    let catalog = Catalog::load(&tiers_file()).expect("test tiers load");
+    let seed = catalog.get("seed").expect("seed tier");
+    file.render(&RoleMap::default(), &seed.target(&[]))
+        .expect("renders")
+}
+
+/// A healthy seed stack with data, and the checksums of that data.
+fn seeded() -> (TestStack, String, String) {
+    let stack = TestStack::new(&seed_text());
+    stack.insert_rows(500);
+    stack.write_upload_files(20);
+    let rows = stack.checksum_rows();
+    let files = stack.checksum_uploads();
+    (stack, rows, files)
+}
+
+/// `xzup` in the stack's dir, with the stack's Compose flavour and the test tiers.
+fn xzup(stack: &TestStack) -> Xzup {
+    Xzup::new()
+        .cwd(stack.dir())
+        .env("XZUP_COMPOSE", stack.flavour().as_str())
+        .arg_path("--tiers-file", &tiers_file())
+}
+
+/// The same as a child process we can kill, paused at `step` (`XZUP_TEST_PAUSE_AT`).
+fn spawn_paused(stack: &TestStack, args: &[&str], step: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_xzup"))
+        .current_dir(stack.dir())
+        .env("XZUP_COMPOSE", stack.flavour().as_str())
+        .env("XZUP_TEST_PAUSE_AT", step)
+        .env("NO_COLOR", "1")
+        .arg("--tiers-file")
+        .arg(tiers_file())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xzup starts")
+}
+
+/// The newest journal of the stack's deployment.
+fn newest_journal(dir: &Path) -> Option<serde_json::Value> {
+    let runs = dir.join(".xzup/runs");
+    let mut ids: Vec<_> = std::fs::read_dir(runs)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .collect();
+    ids.sort_by_key(|e| e.file_name());
+    let text = std::fs::read_to_string(ids.last()?.path().join("journal.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn step_status(journal: &serde_json::Value, step: &str) -> Option<String> {
+    journal["steps"]
+        .as_array()?
+        .iter()
+        .find(|s| s["step"] == step)
+        .and_then(|s| s["status"].as_str().map(str::to_string))
+}
+
+/// Waits until the newest journal has `step` started, then kills the process (SIGKILL).
+fn kill_at(mut child: std::process::Child, dir: &Path, step: &str) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let status = newest_journal(dir).and_then(|j| step_status(&j, step));
+        if status.as_deref() == Some("started") {
+            break;
+        }
+        if let Ok(Some(exit)) = child.try_wait() {
+            panic!("xzup ended ({exit}) before reaching `{step}`");
+        }
+        assert!(Instant::now() < deadline, "`{step}` never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+}
+
+fn limits(stack: &TestStack, service: &str) -> (u64, i64, u64) {
+    let c = stack.container(service);
+    (c.memory, c.nano_cpus, c.memory_reservation)
+}
+
+fn mysql_settings(stack: &TestStack) -> String {
+    stack
+        .mysql("SELECT @@innodb_buffer_pool_size, @@max_connections")
+        .trim()
+        .to_string()
+}
+
+fn redis_maxmemory(stack: &TestStack) -> String {
+    let redis = stack.container(REDIS).name;
+    let out = stack
+        .docker()
+        .redis_cli(&redis, &["CONFIG", "GET", "maxmemory"])
+        .unwrap();
+    out.lines().nth(1).unwrap_or("").trim().to_string()
+}
+
+fn assert_on_seed(stack: &TestStack) {
+    assert_eq!(limits(stack, SERVER), (256 * MIB, 500_000_000, 128 * MIB));
+    assert_eq!(limits(stack, WEB), (256 * MIB, 500_000_000, 128 * MIB));
+    assert_eq!(limits(stack, DB), (768 * MIB, 1_000_000_000, 384 * MIB));
+    assert_eq!(limits(stack, REDIS), (128 * MIB, 500_000_000, 64 * MIB));
+    assert_eq!(mysql_settings(stack), format!("{}\t200", 128 * MIB));
+    assert_eq!(redis_maxmemory(stack), (64 * MIB).to_string());
+    for s in stack.wait_healthy() {
+        assert!(s.is_ready(), "{} is {}", s.service, s.describe());
+    }
+}
+
+fn assert_on_grow(stack: &TestStack) {
+    assert_eq!(limits(stack, SERVER), (512 * MIB, 1_000_000_000, 256 * MIB));
+    assert_eq!(limits(stack, WEB), (512 * MIB, 1_000_000_000, 256 * MIB));
+    assert_eq!(limits(stack, DB), (1024 * MIB, 2_000_000_000, 512 * MIB));
+    assert_eq!(limits(stack, REDIS), (256 * MIB, 1_000_000_000, 128 * MIB));
+    assert_eq!(mysql_settings(stack), format!("{}\t400", 256 * MIB));
+    assert_eq!(redis_maxmemory(stack), (128 * MIB).to_string());
+}
+
+fn history(stack: &TestStack) -> Vec<serde_json::Value> {
+    let out = xzup(stack)
+        .args(["history", "--format", "json"])
+        .run()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    doc["runs"].as_array().expect("runs").clone()
+}
+
+fn container_ids(stack: &TestStack) -> Vec<String> {
+    let mut ids: Vec<String> = stack.containers().into_iter().map(|c| c.id).collect();
+    ids.sort();
+    ids
+}
+
+fn no_password(out: &Outcome) {
+    assert!(
+        !out.stdout.contains(stack::MYSQL_ROOT_PASSWORD),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stderr.contains(stack::MYSQL_ROOT_PASSWORD),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    assert_on_seed(&stack);
+
+    let out = xzup(&stack)
+        .args(["apply", "--tier", "grow", "--verify-window", "3"])
+        .run()
+        .success();
+    no_password(&out);
+    for step in [
+        "preflight",
+        "down",
+        "backup",
+        "write-compose",
+        "up",
+        "verify",
+        "commit",
+    ] {
+        assert!(
+            out.stderr.contains(&format!("ok      {step}")),
+            "{step}:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stdout.contains("Upgraded seed -> grow"),
+        "{}",
+        out.stdout
+    );
+    assert_on_grow(&stack);
+    assert_eq!(stack.checksum_rows(), rows, "rows intact");
+    assert_eq!(stack.checksum_uploads(), files, "uploads intact");
+    assert_eq!(
+        std::fs::read_to_string(stack.compose_path()).unwrap(),
+        seed_text(),
+        "the source file is untouched"
+    );
+    assert!(stack.dir().join("docker-compose-grow.yml").exists());
+
+    let runs = history(&stack);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["outcome"], "succeeded");
+    assert_eq!(run["tier_from"], "seed");
+    assert_eq!(run["tier_to"], "grow");
+    assert_eq!(run["backup"]["verified"], true);
+    assert!(run["downtime_ms"].as_u64().unwrap() > 0);
+    let journal_text = std::fs::read_to_string(
+        stack
+            .dir()
+            .join(".xzup/runs")
+            .join(run["id"].as_str().unwrap())
+            .join("journal.json"),
+    )
+    .unwrap();
+    assert!(
+        !journal_text.contains(stack::MYSQL_ROOT_PASSWORD),
+        "no secret in the journal"
+    );
+    let backup = stack.dir().join(run["backup"]["path"].as_str().unwrap());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&backup).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "backup readable by the owner only");
+
+    // Applying the same tier again changes nothing.
+    let out = xzup(&stack)
+        .args(["apply", "--tier", "grow"])
+        .run()
+        .success();
+    assert!(out.stderr.contains("Nothing to change"), "{}", out.stderr);
+
+    // Back to seed on request.
+    let out = xzup(&stack).args(["rollback"]).run().success();
+    assert!(
+        out.stdout.contains("Rolled back grow -> seed"),
+        "{}",
+        out.stdout
+    );
+    assert_on_seed(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
+    let runs = history(&stack);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["kind"], "rollback");
+    assert_eq!(runs[0]["outcome"], "succeeded");
+    assert_eq!(runs[1]["undone_by"], runs[0]["id"]);
+    // Nothing left to roll back.
+    xzup(&stack).args(["rollback"]).run().code(1);
+}
+
+#[test]
+fn oversized_tier_is_refused_before_downtime_and_forced_rolls_back() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let before = container_ids(&stack);
+
+    let out = xzup(&stack)
+        .args(["apply", "--tier", "oversize"])
+        .run()
+        .code(1);
+    assert!(out.stderr.contains("exceeds the host's"), "{}", out.stderr);
+    assert!(out.stderr.contains("--force"), "{}", out.stderr);
+    assert_eq!(container_ids(&stack), before, "stack untouched");
+    assert!(!stack.dir().join("docker-compose-oversize.yml").exists());
+
+    let out = xzup(&stack)
+        .args([
+            "apply",
+            "--tier",
+            "oversize",
+            "--force",
+            "--wait-timeout",
+            "120",
+        ])
+        .run()
+        .code(3);
+    no_password(&out);
+    let err = out.stderr.to_lowercase();
+    assert!(
+        err.contains("range of cpus"),
+        "the engine's reason: {}",
+        out.stderr
+    );
+    assert!(err.contains("the old stack is back"), "{}", out.stderr);
+    assert_on_seed(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
+    let runs = history(&stack);
+    assert_eq!(runs[0]["outcome"], "rolled-back");
+    assert_eq!(runs[1]["outcome"], "failed", "the refused run");
+    // The failed run's file is not active: a plan starts from seed again.
+    let out = xzup(&stack)
+        .args(["plan", "--tier", "grow", "--format", "json"])
+        .run()
+        .success();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(plan["from"]["tier"], "seed");
+}
+
+#[test]
+fn verify_failure_rolls_back() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let out = xzup(&stack)
+        .args(["apply", "--tier", "skewed", "--verify-window", "1"])
+        .run()
+        .code(3);
+    assert!(
+        out.stderr
+            .contains("innodb_buffer_pool_size is 95M, the file says 100000001"),
+        "{}",
+        out.stderr
+    );
+    assert_on_seed(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
+    let runs = history(&stack);
+    assert_eq!(runs[0]["outcome"], "rolled-back");
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(step_status(&journal, "verify").as_deref(), Some("failed"));
+    assert_eq!(
+        step_status(&journal, "rollback-check").as_deref(),
+        Some("done")
+    );
+}
+
+#[test]
+fn killed_during_backup_and_after_write_compose_then_resumed() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let child = spawn_paused(
+        &stack,
+        &["apply", "--tier", "grow", "--verify-window", "1"],
+        "backup",
+    );
+    kill_at(child, stack.dir(), "backup");
+    // Killed with the stack down and no archive yet: apply refuses, resume continues.
+    let out = xzup(&stack).args(["apply", "--tier", "grow"]).run().code(1);
+    assert!(out.stderr.contains("unfinished"), "{}", out.stderr);
+    let child = spawn_paused(&stack, &["resume"], "up");
+    kill_at(child, stack.dir(), "up");
+    assert!(
+        stack.dir().join("docker-compose-grow.yml").exists(),
+        "written before `up`"
+    );
+    let out = xzup(&stack).args(["resume"]).run().success();
+    assert!(
+        out.stdout.contains("Upgraded seed -> grow"),
+        "{}",
+        out.stdout
+    );
+    assert_on_grow(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(journal["outcome"], "succeeded");
+    assert_eq!(journal["backup"]["verified"], true);
+    let backups: Vec<_> = std::fs::read_dir(stack.dir().join("backups"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        backups.iter().filter(|n| n.ends_with(".tar.gz")).count(),
+        1,
+        "{backups:?}"
+    );
+    assert!(
+        !backups.iter().any(|n| n.ends_with(".partial")),
+        "{backups:?}"
+    );
+}
+
+#[test]
+fn killed_after_write_compose_then_rolled_back() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let child = spawn_paused(&stack, &["apply", "--tier", "grow"], "up");
+    kill_at(child, stack.dir(), "up");
+    let out = xzup(&stack).args(["rollback"]).run().success();
+    assert!(out.stdout.contains("back on seed"), "{}", out.stdout);
+    assert_on_seed(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(journal["outcome"], "rolled-back");
+}
+
+#[test]
+fn a_second_apply_is_refused_by_the_lock() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, _, _) = seeded();
+    let before = container_ids(&stack);
+    let child = spawn_paused(&stack, &["apply", "--tier", "grow"], "preflight");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while newest_journal(stack.dir())
+        .and_then(|j| step_status(&j, "preflight"))
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the first apply never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = xzup(&stack).args(["apply", "--tier", "grow"]).run().code(1);
+    assert!(out.stderr.contains(&format!("pid {pid}")), "{}", out.stderr);
+    assert!(out.stderr.contains("xzup apply"), "{}", out.stderr);
+    kill_at(child, stack.dir(), "preflight");
+    assert_eq!(container_ids(&stack), before, "nothing changed before down");
+    // The killed run is unfinished; rolling it back leaves the seed stack running.
+    xzup(&stack).args(["rollback"]).run().success();
+    assert_on_seed(&stack);
+}

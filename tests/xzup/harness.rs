@@ -70,6 +70,12 @@ impl Xzup {
         self
     }
 
+    /// An option whose value is a path.
+    pub fn arg_path(mut self, flag: &str, path: &Path) -> Xzup {
+        self.cmd.arg(flag).arg(path);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Xzup {
         self.cmd.env(key, value);
         self
