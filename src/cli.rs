@@ -207,7 +207,7 @@ pub struct BackupOptions {
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
     /// gzip level, 1 (fast) to 9 (small).
-    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
+    #[arg(long, value_name = "N", default_value_t = crate::backup::DEFAULT_LEVEL, value_parser = clap::value_parser!(u32).range(1..=9))]
     pub level: u32,
     /// Also back up these paths (relative to DIR), e.g. large model files.
     #[arg(long, value_name = "PATH")]
