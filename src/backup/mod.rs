@@ -30,7 +30,9 @@
 //! `tar -xzf` in an empty dir rebuilds the layout. Owner and group are stored as numbers only
 //! (MySQL's datadir belongs to the container's uid, which may have no name on the host), with
 //! mode and mtime (whole seconds, as tar keeps them). Symlinks are stored as links and never
-//! followed; sockets, fifos and devices are skipped and reported.
+//! followed; sockets, fifos, devices and names that are not UTF-8 (the manifest is JSON) are
+//! skipped and reported. Hard links are stored as separate files, and sparse files in
+//! full (MySQL's datadir has neither as a rule).
 //!
 //! # Verification
 //!
@@ -287,7 +289,7 @@ impl BackupError {
                 "stop the stack first (`docker compose down`): a running service is writing to its data".into()
             }
             BackupError::BadSource { .. } => {
-                "give `--include` a path inside the deployment dir that exists".into()
+                "back up paths that exist inside the deployment dir (`--include PATH`), and write the archive outside them (`--out FILE`)".into()
             }
             BackupError::OutputExists { .. } => "choose another name with `--out FILE`".into(),
             BackupError::Interrupted => "run the backup again".into(),

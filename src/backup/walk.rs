@@ -35,6 +35,12 @@ pub fn walk(root: &Path, paths: &[PathBuf], exclude: Option<&Path>) -> Result<Wa
     for rel in &roots {
         let abs = root.join(rel);
         let meta = fs::symlink_metadata(&abs).map_err(|e| BackupError::io("read", &abs, e))?;
+        if meta.is_dir() && exclude == Some((meta.dev(), meta.ino())) {
+            return Err(BackupError::BadSource {
+                path: rel.into(),
+                reason: "the archive would be written into it: write it elsewhere".into(),
+            });
+        }
         visit(&mut walk, rel.clone(), &abs, &meta, exclude)?;
     }
     walk.roots = roots;
@@ -239,6 +245,26 @@ mod tests {
     }
 
     #[test]
+    fn names_that_are_not_utf8_are_skipped_and_reported() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("up")).unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+        fs::write(root.join("up").join(name), "x").unwrap();
+        fs::write(root.join("up/ok.txt"), "y").unwrap();
+        let walk = walk(root, &["up".into()], None).unwrap();
+        assert_eq!(
+            walk.skipped,
+            [Skipped {
+                path: "up/caf\u{fffd}.txt".into(),
+                reason: SkipReason::NonUtf8Name
+            }]
+        );
+        assert_eq!(walk.entries.len(), 2);
+    }
+
+    #[test]
     fn bad_requests_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -254,5 +280,10 @@ mod tests {
             let err = walk(root, &[path.into()], None).unwrap_err();
             assert!(err.to_string().contains(expect), "{path}: {err}");
         }
+        let err = walk(root, &["real".into()], Some(&root.join("real"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot back up `real`: the archive would be written into it: write it elsewhere"
+        );
     }
 }
