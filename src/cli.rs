@@ -233,6 +233,8 @@ pub enum BackupsCommand {
     /// Check an archive against its manifest.
     Verify {
         /// The archive.
+        // Its own id: `file` is also the global `-f/--file`, which would receive it.
+        #[arg(id = "archive", value_name = "FILE")]
         file: PathBuf,
     },
     /// Delete old backups, keeping the newest N (never the newest verified one, nor one a
@@ -256,6 +258,8 @@ pub struct BackupDirArg {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The archive to restore.
+    // Its own id: `file` is also the global `-f/--file`, which would receive it.
+    #[arg(id = "archive", value_name = "FILE")]
     pub file: PathBuf,
     /// Where to restore [default: DIR].
     #[arg(long, value_name = "DIR")]

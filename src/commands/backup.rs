@@ -72,6 +72,17 @@ pub(crate) fn run(
         compose_sha256: Some(hex::encode(Sha256::digest(compose.text.as_bytes()))),
         tool: backup::TOOL.to_string(),
     };
+    if let Some(running) = super::restore::running_data_services(printer, &deployment, &compose)
+        && !running.is_empty()
+    {
+        // Not refused: the operator may know better (a db with nothing to write), and a
+        // file that changes while it is read still fails the backup.
+        printer.warn(format_args!(
+            "{} running: a datadir copied while mysqld runs is not a consistent backup; \
+             stop the stack first (`docker compose down`), or let `xzup apply` do it",
+            super::restore::are_running(&running)
+        ));
+    }
     let mut progress = BarProgress::new(printer);
     let report = backup::create(&request, &mut progress)?;
     progress.finish();

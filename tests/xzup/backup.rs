@@ -5,7 +5,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Xzup, copy_tree, example};
+use crate::harness::{Xzup, copy_tree, docker_available, example};
+use crate::stack::TestStack;
 
 /// A temp copy of `examples/upstream` with a small MySQL datadir.
 fn deployment() -> (tempfile::TempDir, PathBuf) {
@@ -586,4 +587,72 @@ fn restore_of_a_missing_file_says_so() {
         .filter(|n| n.starts_with(".xzup-restore"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+// ---- with a running stack (Docker engine needed) ----
+
+#[test]
+fn e2e_restore_refuses_while_the_stack_runs_and_backup_warns() {
+    if !docker_available() {
+        return;
+    }
+    let stack = TestStack::fast();
+    let dir = stack.dir();
+    let archive = dir.join("backups/data.tar.gz");
+    let request = xzup::backup::BackupRequest {
+        root: dir.to_path_buf(),
+        paths: vec!["data".into()],
+        out: archive.clone(),
+        level: 3,
+        threads: 1,
+        verify: true,
+        compose_sha256: None,
+        tool: "xzup test".into(),
+    };
+    xzup::backup::create(&request, &mut xzup::backup::NoProgress).unwrap();
+    let before = tree(dir, &["mysql"]);
+    let out = xzup_in(dir)
+        .args(["restore"])
+        .args([&archive])
+        .run()
+        .code(1);
+    assert_eq!(
+        out.stderr,
+        "error: `xiaozhi-esp32-server-db`, `xiaozhi-esp32-server-web` are running: \
+         restoring data under a running service would corrupt it\n\
+         hint: stop the stack first: `docker compose -f docker-compose_all.yml down`\n"
+    );
+    assert_eq!(tree(dir, &["mysql"]), before);
+
+    // A backup goes ahead (a live datadir may still fail it), but says so first.
+    let out = xzup_in(dir).args(["backup", "--quiet"]).run();
+    assert!(
+        out.stderr.starts_with(
+            "warning: `xiaozhi-esp32-server-db`, `xiaozhi-esp32-server-web` are running: \
+             a datadir copied while mysqld runs is not a consistent backup"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The archive argument of `restore` and `backups verify` was once also taken as the global
+/// `-f FILE`, so xzup read the archive as the compose file.
+#[test]
+fn the_archive_argument_is_not_the_compose_file() {
+    use clap::Parser;
+    for args in [
+        &["xzup", "restore", "a.tar.gz"][..],
+        &["xzup", "backups", "verify", "a.tar.gz"][..],
+    ] {
+        let cli = xzup::cli::Cli::try_parse_from(args).unwrap();
+        assert_eq!(cli.global.file, None, "{args:?}");
+    }
+    let cli =
+        xzup::cli::Cli::try_parse_from(["xzup", "-f", "c.yml", "restore", "a.tar.gz"]).unwrap();
+    assert_eq!(cli.global.file.as_deref(), Some(Path::new("c.yml")));
+    let xzup::cli::Command::Restore(restore) = cli.command else {
+        panic!("not restore");
+    };
+    assert_eq!(restore.file, Path::new("a.tar.gz"));
 }
