@@ -73,7 +73,7 @@ pub enum UpgradeError {
     },
     /// The upgrade failed, and so did the rollback.
     #[error(
-        "the upgrade failed at `{step}`: {cause}\nthe rollback failed too, at `{rollback_step}`: {rollback_cause}\n{state}"
+        "the upgrade stopped at `{step}`: {cause}\nthe rollback failed too, at `{rollback_step}`: {rollback_cause}\n{state}"
     )]
     RollbackFailed {
         run: String,

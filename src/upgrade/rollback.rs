@@ -130,7 +130,11 @@ fn original_failure(ctx: &Ctx<'_>) -> (String, String) {
             record.error.clone().unwrap_or_default(),
         ),
         None => (
-            "the run".to_string(),
+            run.steps
+                .iter()
+                .rev()
+                .find(|r| !r.step.is_rollback())
+                .map_or("preflight".to_string(), |r| r.step.name().to_string()),
             run.rollback_reason.clone().unwrap_or_default(),
         ),
     }
@@ -170,7 +174,7 @@ fn run_step(ctx: &mut Ctx<'_>, step: Step) -> Result<String, StepFailure> {
 }
 
 fn rollback_down(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
-    if ctx.run().kind == RunKind::Apply && ctx.run().step_status(Step::Down).is_none() {
+    if !stack_was_stopped(ctx) {
         return Ok("not needed: the run stopped before the stack went down".into());
     }
     let t = targets(ctx)?;
@@ -297,7 +301,15 @@ fn activate(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     Ok(format!("{} is active", rel(ctx, &t.back_to)))
 }
 
+/// Whether this run ever stopped the stack (an apply stopped before `down` did not).
+fn stack_was_stopped(ctx: &Ctx<'_>) -> bool {
+    ctx.run().kind == RunKind::Rollback || ctx.run().step_status(Step::Down).is_some()
+}
+
 fn rollback_up(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
+    if !stack_was_stopped(ctx) {
+        return Ok("not needed: the stack was never stopped".into());
+    }
     let t = targets(ctx)?;
     let compose = ctx.compose(&t.back_to)?;
     ctx.observer.waiting("starting the old stack");

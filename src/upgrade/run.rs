@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::compose::ComposeFile;
 use crate::deployment::Deployment;
-use crate::docker::{Compose, ComposeCli, Docker, Flavour};
+use crate::docker::{Compose, ComposeCli, Docker, Flavour, Project};
 use crate::fsutil;
 use crate::interrupt;
 use crate::journal::{
@@ -58,7 +58,6 @@ pub(super) struct Ctx<'o> {
     pub docker: Docker,
     pub journal: Journal,
     pub observer: &'o mut dyn Observer,
-    pub secrets: Vec<String>,
     /// The Compose CLI, once preflight (or the journal) named it.
     pub cli: Option<ComposeCli>,
 }
@@ -99,11 +98,19 @@ impl Ctx<'_> {
                 cli
             }
         };
-        let project = self
-            .run()
-            .project
-            .clone()
-            .ok_or_else(|| StepFailure("the journal names no Compose project".into()))?;
+        let project = match self.run().project.clone() {
+            Some(project) => project,
+            // A run stopped before preflight named the project: find it as preflight does.
+            None => {
+                let names: Vec<String> = ComposeFile::load(file)
+                    .map(|c| c.container_names().into_values().collect())
+                    .unwrap_or_default();
+                let project =
+                    Project::discover(&self.docker, cli.flavour, &self.dir, file, &names)?;
+                self.journal.set_project(&project.name)?;
+                project.name
+            }
+        };
         Ok(Compose::new(&self.docker, cli, project, file, &self.dir))
     }
 
@@ -178,7 +185,7 @@ pub fn apply(
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
     let deployment = request.deployment;
-    let _lock = take_lock(deployment, "xzup apply", observer)?;
+    let _lock = take_lock(deployment, "apply", observer)?;
     if let Some(unfinished) = journal::unfinished(&deployment.state_dir())? {
         let step = unfinished
             .next_step()
@@ -217,7 +224,6 @@ pub fn apply(
         docker: Docker::new().with_secrets(secrets.clone()),
         journal,
         observer,
-        secrets,
         cli: None,
     };
     // Keep both files beside the journal before anything changes.
@@ -246,7 +252,7 @@ pub fn resume(
     deployment: &Deployment,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
-    let _lock = take_lock(deployment, "xzup resume", observer)?;
+    let _lock = take_lock(deployment, "resume", observer)?;
     let Some(journal) = journal::unfinished(&deployment.state_dir())? else {
         return Err(UpgradeError::NothingToResume);
     };
@@ -265,7 +271,7 @@ pub fn rollback_run(
     settings: RunSettings,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
-    let _lock = take_lock(deployment, "xzup rollback", observer)?;
+    let _lock = take_lock(deployment, "rollback", observer)?;
     let state_dir = deployment.state_dir();
     if let Some(mut unfinished) = journal::unfinished(&state_dir)? {
         if run_id.is_some_and(|id| id != unfinished.id()) {
@@ -353,7 +359,6 @@ pub(super) fn context_for<'o>(
         docker: Docker::new().with_secrets(secrets.clone()),
         journal,
         observer,
-        secrets,
         cli: None,
     }
 }
