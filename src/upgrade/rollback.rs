@@ -75,14 +75,14 @@ pub(super) fn drive(ctx: &mut Ctx<'_>) -> Result<(), UpgradeError> {
             return Err(match run.kind {
                 RunKind::Apply => {
                     let (failed, cause) = original_failure(ctx);
-                    UpgradeError::RollbackFailed {
+                    UpgradeError::RollbackFailed(Box::new(super::FailedRollback {
                         run: run.id.clone(),
                         step: failed,
                         cause,
                         rollback_step: step.name().to_string(),
                         rollback_cause: failure.0,
                         state,
-                    }
+                    }))
                 }
                 RunKind::Rollback => UpgradeError::ManualRollbackFailed {
                     run: run.id.clone(),

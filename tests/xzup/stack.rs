@@ -363,7 +363,7 @@ impl TestStack {
                 .map(|i| {
                     format!(
                         "('row-{i}-{}')",
-                        hex::encode(Sha256::digest(i.to_string()))[..32].to_string()
+                        &hex::encode(Sha256::digest(i.to_string()))[..32]
                     )
                 })
                 .collect();
