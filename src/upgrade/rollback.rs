@@ -3,7 +3,6 @@
 //! rollback of a failed apply and `xzup rollback` of a finished one.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::backup;
 use crate::deployment::Deployment;
@@ -16,7 +15,7 @@ use crate::roles::Role;
 use crate::state::State;
 
 use super::run::{Ctx, NEW_COPY, PREVIOUS_COPY, StepFailure, Summary, context_for};
-use super::steps::{confirm_stopped, rel};
+use super::steps::{confirm_stopped, rel, wait_healthy};
 use super::{Observer, UpgradeError};
 
 /// The files a rollback moves between.
@@ -322,16 +321,7 @@ fn check(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     let compose = ctx.compose(&t.back_to)?;
     ctx.observer
         .waiting("waiting for the old stack to be healthy");
-    let timeout = Duration::from_secs(ctx.run().settings.wait_timeout_secs);
-    let states = compose.wait_healthy::<&str>(&[], timeout)?;
-    let healthy = states
-        .iter()
-        .filter(|s| s.health.as_deref() == Some("healthy"))
-        .count();
-    Ok(format!(
-        "{} services running, {healthy} healthy",
-        states.len()
-    ))
+    wait_healthy(ctx, &compose)
 }
 
 /// `xzup rollback` of a finished, successful apply: a run of its own.
@@ -392,10 +382,7 @@ pub(super) fn start_manual(
     }
     let mut ctx = context_for(deployment, journal, observer);
     drive(&mut ctx)?;
-    Ok(Summary {
-        run: ctx.journal.run().clone(),
-        changed: true,
-    })
+    Ok(ctx.summary())
 }
 
 #[cfg(test)]

@@ -33,12 +33,10 @@ pub struct RunRequest<'a> {
     pub command: String,
 }
 
-/// How a run ended, for the closing summary.
+/// How a run ended, for the closing summary: its journal record.
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub run: Run,
-    /// Whether anything was done (`false`: nothing to change).
-    pub changed: bool,
 }
 
 /// Why a step failed: a message for people (already redacted by the driver).
@@ -151,6 +149,13 @@ impl Ctx<'_> {
         }
     }
 
+    /// The run's record as it stands.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            run: self.run().clone(),
+        }
+    }
+
     /// Records a warning in the journal and shows it.
     pub fn warn(&mut self, message: &str) -> Result<(), UpgradeError> {
         self.journal.warn(message)?;
@@ -241,10 +246,7 @@ pub fn apply(
         })?;
     }
     drive(&mut ctx)?;
-    Ok(Summary {
-        run: ctx.journal.run().clone(),
-        changed: true,
-    })
+    Ok(ctx.summary())
 }
 
 /// `xzup resume`: continues the unfinished run from its first step not done.
@@ -258,10 +260,7 @@ pub fn resume(
     };
     let mut ctx = context_for(deployment, journal, observer);
     drive(&mut ctx)?;
-    Ok(Summary {
-        run: ctx.journal.run().clone(),
-        changed: true,
-    })
+    Ok(ctx.summary())
 }
 
 /// `xzup rollback [RUN]`: rolls back the unfinished run, or undoes a finished one.
@@ -289,10 +288,7 @@ pub fn rollback_run(
         ctx.journal_restore_override(settings.restore_data)?;
         return match drive(&mut ctx) {
             // The operator asked for this rollback: it succeeding is a success.
-            Err(UpgradeError::RolledBack { .. }) | Ok(()) => Ok(Summary {
-                run: ctx.journal.run().clone(),
-                changed: true,
-            }),
+            Err(UpgradeError::RolledBack { .. }) | Ok(()) => Ok(ctx.summary()),
             Err(e) => Err(e),
         };
     }
