@@ -123,15 +123,16 @@ impl Ctx<'_> {
         self.observer.step_started(step);
         let started = Instant::now();
         test_pause(step);
-        let result = if interrupt::requested() {
+        // Ctrl-C stops an apply step (the rollback follows); the rollback steps
+        // themselves run to the end — a second Ctrl-C exits at once.
+        let stop = || !step.is_rollback() && interrupt::requested();
+        let result = if stop() {
             Err(StepFailure("interrupted by the operator".into()))
         } else {
             body(self)
         };
         let result = match result {
-            Ok(_) if interrupt::requested() => {
-                Err(StepFailure("interrupted by the operator".into()))
-            }
+            Ok(_) if stop() => Err(StepFailure("interrupted by the operator".into())),
             other => other,
         };
         match result {
@@ -164,11 +165,15 @@ impl Ctx<'_> {
     }
 }
 
-/// A test hook: `XZUP_TEST_PAUSE_AT=<step>` sleeps after the step is journaled as started,
-/// so the end-to-end tests can kill the process at a known point. Does nothing otherwise.
+/// A test hook: `XZUP_TEST_PAUSE_AT=<step>` waits (up to two minutes, or until Ctrl-C)
+/// after the step is journaled as started, so the end-to-end tests can kill or interrupt
+/// the process at a known point. Does nothing otherwise.
 fn test_pause(step: Step) {
     if std::env::var("XZUP_TEST_PAUSE_AT").is_ok_and(|s| s == step.name()) {
-        std::thread::sleep(std::time::Duration::from_secs(120));
+        let until = Instant::now() + std::time::Duration::from_secs(120);
+        while Instant::now() < until && !interrupt::requested() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
 
