@@ -128,7 +128,7 @@ pub fn create(
         let write_seconds = started.elapsed().as_secs_f64();
         let verify_seconds = if request.verify {
             let t = Instant::now();
-            let read = verify::verify_with(&partial, progress)?;
+            let read = verify::verify_with_progress(&partial, progress)?;
             if read != manifest {
                 return Err(BackupError::BadManifest {
                     path: partial.clone(),

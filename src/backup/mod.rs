@@ -73,7 +73,7 @@ pub use create::{BackupReport, BackupRequest, check_space, create, estimate_arch
 pub use manifest::{Entry, EntryKind, MANIFEST_PATH, Manifest, SkipReason, Skipped};
 pub use paths::{PathNote, PathSelection, default_paths, default_selection, select_paths};
 pub use restore::{Quarantined, RestoreReport, restore};
-pub use verify::{read_manifest, verify};
+pub use verify::{read_manifest, verify, verify_with_progress};
 
 // flate2's pure-Rust zlib (`zlib-rs`) must win feature unification over miniz_oxide, which
 // gzp's `deflate_rust` also switches on: zlib-rs compresses about 2.7 times faster here

@@ -60,11 +60,11 @@ impl Sink for Discard {
 /// Reads the whole archive and checks every member against the manifest. Returns the
 /// manifest when everything matches; otherwise the error names the first bad member.
 pub fn verify(path: &Path) -> Result<Manifest, BackupError> {
-    verify_with(path, &mut NoProgress)
+    verify_with_progress(path, &mut NoProgress)
 }
 
 /// [`verify`], reporting progress.
-pub(crate) fn verify_with(
+pub fn verify_with_progress(
     path: &Path,
     progress: &mut dyn ProgressSink,
 ) -> Result<Manifest, BackupError> {

@@ -1,14 +1,173 @@
-//! `xzup backup` (STUB: being written).
+//! `xzup backup`: one verified archive of the deployment's data (see [`crate::backup`]).
 
-use crate::deployment::DeploymentOptions;
-use crate::error::Result;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::backup::{self, BackupReport, BackupRequest, PathNote, Phase, ProgressSink};
+use crate::deployment::{Deployment, DeploymentOptions};
+use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
-use crate::printer::Printer;
+use crate::fsutil;
+use crate::printer::{Printer, Progress, Style};
+use crate::units::human_bytes;
 
 pub(crate) fn run(
-    _opts: &DeploymentOptions,
-    _printer: &Printer,
-    _args: &crate::cli::BackupArgs,
+    opts: &DeploymentOptions,
+    printer: &Printer,
+    args: &crate::cli::BackupArgs,
 ) -> Result<ExitStatus> {
-    Err(super::not_yet("backup"))
+    let deployment = Deployment::open(opts)?;
+    let compose = deployment.compose()?;
+    let options = &args.options;
+    let selection = backup::default_selection(
+        &compose,
+        &deployment.roles,
+        &deployment.dir,
+        &options.include,
+    );
+    for note in &selection.notes {
+        // What the operator named must be backed up; what the compose file names is noted.
+        let from_include = match note {
+            PathNote::Outside { origin, .. }
+            | PathNote::Missing { origin, .. }
+            | PathNote::Model { origin, .. }
+            | PathNote::WholeDir { origin } => origin == "--include",
+        };
+        if from_include {
+            return Err(Error::Usage {
+                message: note.to_string(),
+                hint: Some("give `--include` a path inside the deployment dir that exists".into()),
+            });
+        }
+        printer.warn(note);
+    }
+    if selection.paths.is_empty() {
+        return Err(Error::Other {
+            message: format!("nothing to back up in `{}`", deployment.dir.display()),
+            hint: Some("name what to back up with `--include PATH`".into()),
+        });
+    }
+    let backup_dir = options
+        .backup_dir
+        .as_deref()
+        .map(|d| deployment.resolve(d))
+        .unwrap_or_else(|| deployment.backups_dir());
+    let out = match &args.out {
+        Some(out) => std::path::absolute(out).map_err(|e| Error::io("resolve", out, e))?,
+        None => backup_dir.join(default_name()),
+    };
+    if out.starts_with(&backup_dir) {
+        // xzup's own backup dir: owner-only. A dir `--out` merely points into is left alone.
+        fsutil::ensure_private_dir(&backup_dir)
+            .map_err(|e| Error::io("create the backup directory", &backup_dir, e))?;
+    }
+    let request = BackupRequest {
+        root: deployment.dir.clone(),
+        paths: selection.paths,
+        out,
+        level: options.level,
+        threads: 0,
+        verify: !options.no_verify,
+        compose_sha256: Some(hex::encode(Sha256::digest(compose.text.as_bytes()))),
+        tool: backup::TOOL.to_string(),
+    };
+    let mut progress = BarProgress::new(printer);
+    let report = backup::create(&request, &mut progress)?;
+    progress.finish();
+    print_report(printer, &deployment.dir, &report);
+    Ok(ExitStatus::Success)
+}
+
+/// `backup-YYYYMMDD-HHMMSS.tar.gz`, in local time (what the operator reads on the box).
+pub(crate) fn default_name() -> String {
+    format!(
+        "backup-{}.tar.gz",
+        chrono::Local::now().format("%Y%m%d-%H%M%S")
+    )
+}
+
+fn print_report(printer: &Printer, dir: &Path, report: &BackupReport) {
+    for skipped in &report.skipped {
+        printer.warn(format_args!(
+            "skipped `{}`: {}",
+            skipped.path,
+            skipped.reason.describe()
+        ));
+    }
+    for root in &report.linked_roots {
+        printer.warn(format_args!(
+            "`{root}` is a symlink: the archive keeps the link, not what it points to"
+        ));
+    }
+    if !report.verified {
+        printer
+            .warn("not verified (--no-verify): the archive was not read back against its manifest");
+    }
+    if printer.is_json() {
+        printer.json(&serde_json::to_value(report).expect("reports serialise"));
+        return;
+    }
+    let verified = if report.verified {
+        printer.paint("verified", Style::Good)
+    } else {
+        printer.paint("not verified", Style::Warn)
+    };
+    printer.out(format_args!(
+        "Wrote {}: {} ({} files, {} of data, {}), {verified}.",
+        printer.paint(&display(dir, &report.archive), Style::Bold),
+        human_bytes(report.archive_bytes),
+        report.files,
+        human_bytes(report.data_bytes),
+        ratio(report.data_bytes, report.archive_bytes),
+    ));
+    printer.out(format_args!("Paths: {}", report.roots.join(", ")));
+}
+
+/// `ratio 3.1` (data bytes per archive byte).
+pub(crate) fn ratio(data: u64, archive: u64) -> String {
+    format!("ratio {:.1}", data as f64 / archive.max(1) as f64)
+}
+
+/// A path for people: relative to the deployment dir when inside it, in backticks.
+pub(crate) fn display(dir: &Path, path: &Path) -> String {
+    format!("`{}`", crate::plan::display_rel(dir, path))
+}
+
+/// Progress of the core shown through the printer: one bar (or line series) per phase.
+pub(crate) struct BarProgress<'a> {
+    printer: &'a Printer,
+    bar: Option<Progress>,
+}
+
+impl<'a> BarProgress<'a> {
+    pub(crate) fn new(printer: &'a Printer) -> BarProgress<'a> {
+        BarProgress { printer, bar: None }
+    }
+
+    pub(crate) fn finish(mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+    }
+}
+
+impl ProgressSink for BarProgress<'_> {
+    fn phase(&mut self, phase: Phase, total_bytes: u64) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+        self.bar = Some(self.printer.progress_bytes(phase.label(), total_bytes));
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &mut self.bar {
+            bar.inc(bytes);
+        }
+    }
+}
+
+/// Resolves a FILE argument against the current directory.
+pub(crate) fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
 }
