@@ -19,8 +19,9 @@ pub enum Error {
     Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    /// Boxed: its variants carry several messages, and every `Result` pays for the largest.
     #[error(transparent)]
-    Upgrade(#[from] crate::upgrade::UpgradeError),
+    Upgrade(Box<crate::upgrade::UpgradeError>),
     /// A bad value on the command line that clap could not catch.
     #[error("{message}")]
     Usage {
@@ -44,6 +45,12 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::upgrade::UpgradeError> for Error {
+    fn from(e: crate::upgrade::UpgradeError) -> Error {
+        Error::Upgrade(Box::new(e))
+    }
+}
 
 impl Error {
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {

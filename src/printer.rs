@@ -219,10 +219,10 @@ fn paint(text: &str, style: Style, on: bool) -> String {
 
 /// Writes, and treats a closed pipe (`xzup plan | head`) as a clean end.
 fn write_or_exit(w: &mut impl Write, args: std::fmt::Arguments<'_>) {
-    if let Err(e) = w.write_fmt(args).and_then(|()| w.flush()) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if let Err(e) = w.write_fmt(args).and_then(|()| w.flush())
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }
 

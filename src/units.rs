@@ -131,7 +131,7 @@ pub fn human_bytes(bytes: u64) -> String {
     for (suffix, size) in UNITS {
         if bytes >= size {
             let value = bytes as f64 / size as f64;
-            return if bytes % size == 0 {
+            return if bytes.is_multiple_of(size) {
                 format!("{}{suffix}", bytes / size)
             } else if value >= 100.0 {
                 format!("{value:.0}{suffix}")
@@ -192,7 +192,7 @@ impl Cpus {
 
 impl fmt::Display for Cpus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             write!(f, "{}", self.0 / 1000)
         } else {
             let s = format!("{:.3}", self.cores());

@@ -78,31 +78,31 @@ pub fn verify(
         }
     }
 
-    if let Some((service, _)) = expect.services.get(&Role::Db) {
-        if let (Some(c), true) = (by_service.get(service), wants_mysql(&expect.mysql)) {
-            let password = expect.mysql_root_password.clone().unwrap_or_default();
-            let out = docker.mysql(
-                &c.name,
-                "root",
-                &password,
-                "SELECT @@innodb_buffer_pool_size, @@max_connections",
-            )?;
-            let problems = compare_mysql(service, &expect.mysql, &out);
-            if problems.is_empty() {
-                report.passed.push("MySQL settings".into());
-            }
-            report.failures.extend(problems);
+    if let Some((service, _)) = expect.services.get(&Role::Db)
+        && let (Some(c), true) = (by_service.get(service), wants_mysql(&expect.mysql))
+    {
+        let password = expect.mysql_root_password.clone().unwrap_or_default();
+        let out = docker.mysql(
+            &c.name,
+            "root",
+            &password,
+            "SELECT @@innodb_buffer_pool_size, @@max_connections",
+        )?;
+        let problems = compare_mysql(service, &expect.mysql, &out);
+        if problems.is_empty() {
+            report.passed.push("MySQL settings".into());
         }
+        report.failures.extend(problems);
     }
-    if let Some((service, _)) = expect.services.get(&Role::Redis) {
-        if let (Some(c), true) = (by_service.get(service), wants_redis(&expect.redis)) {
-            let out = docker.redis_cli(&c.name, &["CONFIG", "GET", "maxmemory*"])?;
-            let problems = compare_redis(service, &expect.redis, &out);
-            if problems.is_empty() {
-                report.passed.push("Redis settings".into());
-            }
-            report.failures.extend(problems);
+    if let Some((service, _)) = expect.services.get(&Role::Redis)
+        && let (Some(c), true) = (by_service.get(service), wants_redis(&expect.redis))
+    {
+        let out = docker.redis_cli(&c.name, &["CONFIG", "GET", "maxmemory*"])?;
+        let problems = compare_redis(service, &expect.redis, &out);
+        if problems.is_empty() {
+            report.passed.push("Redis settings".into());
         }
+        report.failures.extend(problems);
     }
 
     let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
@@ -184,22 +184,22 @@ pub fn compare_mysql(service: &str, want: &ObservedMysql, output: &str) -> Vec<S
     let pool: Option<u64> = fields.next().and_then(|v| v.parse().ok());
     let conns: Option<u32> = fields.next().and_then(|v| v.parse().ok());
     let mut problems = Vec::new();
-    if let Some(want_pool) = &want.innodb_buffer_pool_size {
-        if pool != Some(want_pool.bytes) {
-            problems.push(format!(
-                "{service}: MySQL innodb_buffer_pool_size is {}, the file says {}",
-                pool.map_or("unreadable".into(), human_bytes),
-                want_pool.text
-            ));
-        }
+    if let Some(want_pool) = &want.innodb_buffer_pool_size
+        && pool != Some(want_pool.bytes)
+    {
+        problems.push(format!(
+            "{service}: MySQL innodb_buffer_pool_size is {}, the file says {}",
+            pool.map_or("unreadable".into(), human_bytes),
+            want_pool.text
+        ));
     }
-    if let Some(want_conns) = want.max_connections {
-        if conns != Some(want_conns) {
-            problems.push(format!(
-                "{service}: MySQL max_connections is {}, the file says {want_conns}",
-                conns.map_or("unreadable".into(), |c| c.to_string())
-            ));
-        }
+    if let Some(want_conns) = want.max_connections
+        && conns != Some(want_conns)
+    {
+        problems.push(format!(
+            "{service}: MySQL max_connections is {}, the file says {want_conns}",
+            conns.map_or("unreadable".into(), |c| c.to_string())
+        ));
     }
     problems
 }
@@ -343,14 +343,44 @@ mod tests {
         );
     }
 
+    fn container(memory: u64, nano_cpus: i64, memory_reservation: u64) -> ContainerInfo {
+        ContainerInfo {
+            id: "abc".into(),
+            name: "db".into(),
+            service: Some("db".into()),
+            project: Some("p".into()),
+            working_dir: None,
+            oneoff: false,
+            image_id: "sha256:1".into(),
+            image: "mysql:latest".into(),
+            command: vec![],
+            status: "running".into(),
+            health: Some("healthy".into()),
+            exit_code: 0,
+            restart_count: 0,
+            started_at: String::new(),
+            memory,
+            nano_cpus,
+            memory_reservation,
+        }
+    }
+
     #[test]
-    fn resources_none_is_zero() {
+    fn limits_compared_and_absent_means_no_limit() {
         let want = ObservedResources {
             limit_cpus: Some(Cpus(500)),
             limit_memory: mem("256M"),
-            reserve_cpus: None,
+            reserve_cpus: Some(Cpus(250)),
             reserve_memory: None,
         };
-        let _ = want;
+        assert!(compare_limits("db", &want, &container(256 << 20, 500_000_000, 0)).is_empty());
+        assert_eq!(
+            compare_limits("db", &want, &container(0, 2_000_000_000, 128 << 20)),
+            vec![
+                "db: memory limit is none, the file says 256M",
+                "db: cpus limit is 2, the file says 0.5",
+                "db: memory reservation is 128M, the file says none",
+            ]
+        );
     }
 }

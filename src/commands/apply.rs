@@ -16,7 +16,11 @@ pub(crate) fn run(
     args: &ApplyArgs,
 ) -> Result<ExitStatus> {
     let backup_dir = args.backup.backup_dir.as_deref();
-    let (deployment, plan) = super::plan::compute(opts, &args.target, backup_dir)?;
+    let super::plan::Planned {
+        deployment,
+        compose,
+        plan,
+    } = super::plan::compute(opts, &args.target, backup_dir)?;
     if args.dry_run {
         super::plan::print(printer, &plan);
         return Ok(super::plan::exit_status(&plan, args.detailed_exitcode));
@@ -32,7 +36,6 @@ pub(crate) fn run(
     for warning in &plan.warnings {
         printer.warn(warning);
     }
-    let compose = deployment.compose()?;
     let only = super::plan::only_roles(args.target.only.as_deref())?;
     let settings = RunSettings {
         force: args.force,

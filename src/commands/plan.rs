@@ -3,6 +3,7 @@
 
 use crate::backup;
 use crate::cli::{PlanArgs, TierArgs};
+use crate::compose::ComposeFile;
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
@@ -15,7 +16,7 @@ pub(crate) fn run(
     printer: &Printer,
     args: &PlanArgs,
 ) -> Result<ExitStatus> {
-    let (_, plan) = compute(opts, &args.target, None)?;
+    let Planned { plan, .. } = compute(opts, &args.target, None)?;
     print(printer, &plan);
     Ok(exit_status(&plan, args.detailed_exitcode))
 }
@@ -47,12 +48,19 @@ pub(crate) fn only_roles(only: Option<&str>) -> Result<Vec<Role>> {
     Ok(roles)
 }
 
+/// A deployment, its compose file, and the plan for a tier.
+pub(crate) struct Planned {
+    pub deployment: Deployment,
+    pub compose: ComposeFile,
+    pub plan: Plan,
+}
+
 /// Opens the deployment and computes the plan for `target`.
 pub(crate) fn compute(
     opts: &DeploymentOptions,
     target: &TierArgs,
     backup_dir: Option<&std::path::Path>,
-) -> Result<(Deployment, Plan)> {
+) -> Result<Planned> {
     let deployment = Deployment::open(opts)?;
     let catalog = deployment.catalog()?;
     let tier = catalog.get(&target.tier)?;
@@ -87,7 +95,11 @@ pub(crate) fn compute(
         archive,
         host,
     })?;
-    Ok((deployment, plan))
+    Ok(Planned {
+        deployment,
+        compose,
+        plan,
+    })
 }
 
 /// Prints the plan: JSON as one document, or the text report.

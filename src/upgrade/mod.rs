@@ -43,6 +43,27 @@ pub trait Observer {
     fn progress(&mut self, bytes: u64);
 }
 
+/// An upgrade that failed, and a rollback that failed too (boxed in [`UpgradeError`]).
+#[derive(Debug)]
+pub struct FailedRollback {
+    pub run: String,
+    pub step: String,
+    pub cause: String,
+    pub rollback_step: String,
+    pub rollback_cause: String,
+    pub state: String,
+}
+
+impl std::fmt::Display for FailedRollback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the upgrade stopped at `{}`: {}\nthe rollback failed too, at `{}`: {}\n{}",
+            self.step, self.cause, self.rollback_step, self.rollback_cause, self.state
+        )
+    }
+}
+
 /// Why a run did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum UpgradeError {
@@ -72,17 +93,8 @@ pub enum UpgradeError {
         file: PathBuf,
     },
     /// The upgrade failed, and so did the rollback.
-    #[error(
-        "the upgrade failed at `{step}`: {cause}\nthe rollback failed too, at `{rollback_step}`: {rollback_cause}\n{state}"
-    )]
-    RollbackFailed {
-        run: String,
-        step: String,
-        cause: String,
-        rollback_step: String,
-        rollback_cause: String,
-        state: String,
-    },
+    #[error("{0}")]
+    RollbackFailed(Box<FailedRollback>),
     /// A requested rollback failed.
     #[error("the rollback failed at `{step}`: {cause}\n{state}")]
     ManualRollbackFailed {
@@ -111,7 +123,7 @@ impl UpgradeError {
             UpgradeError::RolledBack { run, .. } => Some(format!(
                 "the backup and the journal of run `{run}` are kept; `xzup history` shows what happened"
             )),
-            UpgradeError::RollbackFailed { .. } | UpgradeError::ManualRollbackFailed { .. } => Some(
+            UpgradeError::RollbackFailed(_) | UpgradeError::ManualRollbackFailed { .. } => Some(
                 "fix the cause above, then run `xzup rollback` again (it continues where it stopped); `xzup status` shows the containers"
                     .into(),
             ),
@@ -123,7 +135,7 @@ impl UpgradeError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             UpgradeError::RolledBack { .. } => ExitStatus::RolledBack,
-            UpgradeError::RollbackFailed { .. } | UpgradeError::ManualRollbackFailed { .. } => {
+            UpgradeError::RollbackFailed(_) | UpgradeError::ManualRollbackFailed { .. } => {
                 ExitStatus::RollbackFailed
             }
             _ => ExitStatus::Failure,

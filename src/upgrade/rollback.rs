@@ -3,7 +3,6 @@
 //! rollback of a failed apply and `xzup rollback` of a finished one.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::backup;
 use crate::deployment::Deployment;
@@ -16,7 +15,7 @@ use crate::roles::Role;
 use crate::state::State;
 
 use super::run::{Ctx, NEW_COPY, PREVIOUS_COPY, StepFailure, Summary, context_for};
-use super::steps::{confirm_stopped, rel};
+use super::steps::{confirm_stopped, rel, wait_healthy};
 use super::{Observer, UpgradeError};
 
 /// The files a rollback moves between.
@@ -75,14 +74,14 @@ pub(super) fn drive(ctx: &mut Ctx<'_>) -> Result<(), UpgradeError> {
             return Err(match run.kind {
                 RunKind::Apply => {
                     let (failed, cause) = original_failure(ctx);
-                    UpgradeError::RollbackFailed {
+                    UpgradeError::RollbackFailed(Box::new(super::FailedRollback {
                         run: run.id.clone(),
                         step: failed,
                         cause,
                         rollback_step: step.name().to_string(),
                         rollback_cause: failure.0,
                         state,
-                    }
+                    }))
                 }
                 RunKind::Rollback => UpgradeError::ManualRollbackFailed {
                     run: run.id.clone(),
@@ -130,7 +129,11 @@ fn original_failure(ctx: &Ctx<'_>) -> (String, String) {
             record.error.clone().unwrap_or_default(),
         ),
         None => (
-            "the run".to_string(),
+            run.steps
+                .iter()
+                .rev()
+                .find(|r| !r.step.is_rollback())
+                .map_or("preflight".to_string(), |r| r.step.name().to_string()),
             run.rollback_reason.clone().unwrap_or_default(),
         ),
     }
@@ -170,7 +173,7 @@ fn run_step(ctx: &mut Ctx<'_>, step: Step) -> Result<String, StepFailure> {
 }
 
 fn rollback_down(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
-    if ctx.run().kind == RunKind::Apply && ctx.run().step_status(Step::Down).is_none() {
+    if !stack_was_stopped(ctx) {
         return Ok("not needed: the run stopped before the stack went down".into());
     }
     let t = targets(ctx)?;
@@ -297,7 +300,15 @@ fn activate(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     Ok(format!("{} is active", rel(ctx, &t.back_to)))
 }
 
+/// Whether this run ever stopped the stack (an apply stopped before `down` did not).
+fn stack_was_stopped(ctx: &Ctx<'_>) -> bool {
+    ctx.run().kind == RunKind::Rollback || ctx.run().step_status(Step::Down).is_some()
+}
+
 fn rollback_up(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
+    if !stack_was_stopped(ctx) {
+        return Ok("not needed: the stack was never stopped".into());
+    }
     let t = targets(ctx)?;
     let compose = ctx.compose(&t.back_to)?;
     ctx.observer.waiting("starting the old stack");
@@ -310,16 +321,7 @@ fn check(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     let compose = ctx.compose(&t.back_to)?;
     ctx.observer
         .waiting("waiting for the old stack to be healthy");
-    let timeout = Duration::from_secs(ctx.run().settings.wait_timeout_secs);
-    let states = compose.wait_healthy::<&str>(&[], timeout)?;
-    let healthy = states
-        .iter()
-        .filter(|s| s.health.as_deref() == Some("healthy"))
-        .count();
-    Ok(format!(
-        "{} services running, {healthy} healthy",
-        states.len()
-    ))
+    wait_healthy(ctx, &compose)
 }
 
 /// `xzup rollback` of a finished, successful apply: a run of its own.
@@ -380,10 +382,7 @@ pub(super) fn start_manual(
     }
     let mut ctx = context_for(deployment, journal, observer);
     drive(&mut ctx)?;
-    Ok(Summary {
-        run: ctx.journal.run().clone(),
-        changed: true,
-    })
+    Ok(ctx.summary())
 }
 
 #[cfg(test)]

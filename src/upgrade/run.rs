@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::compose::ComposeFile;
 use crate::deployment::Deployment;
-use crate::docker::{Compose, ComposeCli, Docker, Flavour};
+use crate::docker::{Compose, ComposeCli, Docker, Flavour, Project};
 use crate::fsutil;
 use crate::interrupt;
 use crate::journal::{
@@ -33,12 +33,10 @@ pub struct RunRequest<'a> {
     pub command: String,
 }
 
-/// How a run ended, for the closing summary.
+/// How a run ended, for the closing summary: its journal record.
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub run: Run,
-    /// Whether anything was done (`false`: nothing to change).
-    pub changed: bool,
 }
 
 /// Why a step failed: a message for people (already redacted by the driver).
@@ -58,7 +56,6 @@ pub(super) struct Ctx<'o> {
     pub docker: Docker,
     pub journal: Journal,
     pub observer: &'o mut dyn Observer,
-    pub secrets: Vec<String>,
     /// The Compose CLI, once preflight (or the journal) named it.
     pub cli: Option<ComposeCli>,
 }
@@ -99,11 +96,19 @@ impl Ctx<'_> {
                 cli
             }
         };
-        let project = self
-            .run()
-            .project
-            .clone()
-            .ok_or_else(|| StepFailure("the journal names no Compose project".into()))?;
+        let project = match self.run().project.clone() {
+            Some(project) => project,
+            // A run stopped before preflight named the project: find it as preflight does.
+            None => {
+                let names: Vec<String> = ComposeFile::load(file)
+                    .map(|c| c.container_names().into_values().collect())
+                    .unwrap_or_default();
+                let project =
+                    Project::discover(&self.docker, cli.flavour, &self.dir, file, &names)?;
+                self.journal.set_project(&project.name)?;
+                project.name
+            }
+        };
         Ok(Compose::new(&self.docker, cli, project, file, &self.dir))
     }
 
@@ -118,15 +123,16 @@ impl Ctx<'_> {
         self.observer.step_started(step);
         let started = Instant::now();
         test_pause(step);
-        let result = if interrupt::requested() {
+        // Ctrl-C stops an apply step (the rollback follows); the rollback steps
+        // themselves run to the end — a second Ctrl-C exits at once.
+        let stop = || !step.is_rollback() && interrupt::requested();
+        let result = if stop() {
             Err(StepFailure("interrupted by the operator".into()))
         } else {
             body(self)
         };
         let result = match result {
-            Ok(_) if interrupt::requested() => {
-                Err(StepFailure("interrupted by the operator".into()))
-            }
+            Ok(_) if stop() => Err(StepFailure("interrupted by the operator".into())),
             other => other,
         };
         match result {
@@ -144,6 +150,13 @@ impl Ctx<'_> {
         }
     }
 
+    /// The run's record as it stands.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            run: self.run().clone(),
+        }
+    }
+
     /// Records a warning in the journal and shows it.
     pub fn warn(&mut self, message: &str) -> Result<(), UpgradeError> {
         self.journal.warn(message)?;
@@ -152,11 +165,15 @@ impl Ctx<'_> {
     }
 }
 
-/// A test hook: `XZUP_TEST_PAUSE_AT=<step>` sleeps after the step is journaled as started,
-/// so the end-to-end tests can kill the process at a known point. Does nothing otherwise.
+/// A test hook: `XZUP_TEST_PAUSE_AT=<step>` waits (up to two minutes, or until Ctrl-C)
+/// after the step is journaled as started, so the end-to-end tests can kill or interrupt
+/// the process at a known point. Does nothing otherwise.
 fn test_pause(step: Step) {
     if std::env::var("XZUP_TEST_PAUSE_AT").is_ok_and(|s| s == step.name()) {
-        std::thread::sleep(std::time::Duration::from_secs(120));
+        let until = Instant::now() + std::time::Duration::from_secs(120);
+        while Instant::now() < until && !interrupt::requested() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
 
@@ -178,7 +195,7 @@ pub fn apply(
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
     let deployment = request.deployment;
-    let _lock = take_lock(deployment, "xzup apply", observer)?;
+    let _lock = take_lock(deployment, "apply", observer)?;
     if let Some(unfinished) = journal::unfinished(&deployment.state_dir())? {
         let step = unfinished
             .next_step()
@@ -217,7 +234,6 @@ pub fn apply(
         docker: Docker::new().with_secrets(secrets.clone()),
         journal,
         observer,
-        secrets,
         cli: None,
     };
     // Keep both files beside the journal before anything changes.
@@ -235,10 +251,7 @@ pub fn apply(
         })?;
     }
     drive(&mut ctx)?;
-    Ok(Summary {
-        run: ctx.journal.run().clone(),
-        changed: true,
-    })
+    Ok(ctx.summary())
 }
 
 /// `xzup resume`: continues the unfinished run from its first step not done.
@@ -246,16 +259,13 @@ pub fn resume(
     deployment: &Deployment,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
-    let _lock = take_lock(deployment, "xzup resume", observer)?;
+    let _lock = take_lock(deployment, "resume", observer)?;
     let Some(journal) = journal::unfinished(&deployment.state_dir())? else {
         return Err(UpgradeError::NothingToResume);
     };
     let mut ctx = context_for(deployment, journal, observer);
     drive(&mut ctx)?;
-    Ok(Summary {
-        run: ctx.journal.run().clone(),
-        changed: true,
-    })
+    Ok(ctx.summary())
 }
 
 /// `xzup rollback [RUN]`: rolls back the unfinished run, or undoes a finished one.
@@ -265,7 +275,7 @@ pub fn rollback_run(
     settings: RunSettings,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
-    let _lock = take_lock(deployment, "xzup rollback", observer)?;
+    let _lock = take_lock(deployment, "rollback", observer)?;
     let state_dir = deployment.state_dir();
     if let Some(mut unfinished) = journal::unfinished(&state_dir)? {
         if run_id.is_some_and(|id| id != unfinished.id()) {
@@ -283,10 +293,7 @@ pub fn rollback_run(
         ctx.journal_restore_override(settings.restore_data)?;
         return match drive(&mut ctx) {
             // The operator asked for this rollback: it succeeding is a success.
-            Err(UpgradeError::RolledBack { .. }) | Ok(()) => Ok(Summary {
-                run: ctx.journal.run().clone(),
-                changed: true,
-            }),
+            Err(UpgradeError::RolledBack { .. }) | Ok(()) => Ok(ctx.summary()),
             Err(e) => Err(e),
         };
     }
@@ -353,7 +360,6 @@ pub(super) fn context_for<'o>(
         docker: Docker::new().with_secrets(secrets.clone()),
         journal,
         observer,
-        secrets,
         cli: None,
     }
 }

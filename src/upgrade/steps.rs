@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::backup::{self, BackupRequest, Phase, ProgressSink};
 use crate::compose::ComposeFile;
-use crate::docker::DownOptions;
+use crate::docker::{Compose, DownOptions};
 use crate::fsutil;
 use crate::interrupt;
 use crate::journal::{BackupRef, Step};
@@ -223,6 +223,11 @@ fn up(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     ctx.observer
         .waiting("starting the stack and waiting for it to be healthy");
     compose.up()?;
+    wait_healthy(ctx, &compose)
+}
+
+/// Waits until every service of `compose` runs and is healthy, within the run's timeout.
+pub(super) fn wait_healthy(ctx: &Ctx<'_>, compose: &Compose) -> Result<String, StepFailure> {
     let timeout = Duration::from_secs(ctx.run().settings.wait_timeout_secs);
     let states = compose.wait_healthy::<&str>(&[], timeout)?;
     let healthy = states

@@ -25,6 +25,13 @@ fn upstream_file_comes_up_healthy_and_the_driver_reads_it() {
     // The upstream file exactly as shipped: no resources, 10 s healthchecks.
     let stack = TestStack::upstream();
     let compose = stack.compose();
+    // The flavour scripts/test.sh asked for is the one in use.
+    if let Some(wanted) = std::env::var("XZUP_COMPOSE")
+        .ok()
+        .and_then(|v| Flavour::parse(&v))
+    {
+        assert_eq!(compose.flavour(), wanted);
+    }
 
     let states = compose.ps().unwrap();
     let summary: Vec<(String, String, Option<String>)> = states

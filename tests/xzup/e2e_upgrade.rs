@@ -240,6 +240,21 @@ fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&backup).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "backup readable by the owner only");
 
+    let out = xzup(&stack).args(["status"]).run().success();
+    assert!(
+        out.stdout
+            .contains("Active file: docker-compose-grow.yml (activated by xzup)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Tier:        grow"), "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("limits match the file").count(),
+        4,
+        "{}",
+        out.stdout
+    );
+
     // Applying the same tier again changes nothing.
     let out = xzup(&stack)
         .args(["apply", "--tier", "grow"])
@@ -324,9 +339,22 @@ fn verify_failure_rolls_back() {
     }
     let (stack, rows, files) = seeded();
     let out = xzup(&stack)
-        .args(["apply", "--tier", "skewed", "--verify-window", "1"])
+        .args([
+            "apply",
+            "--tier",
+            "skewed",
+            "--verify-window",
+            "1",
+            "--restore-data",
+            "always",
+        ])
         .run()
         .code(3);
+    assert!(
+        out.stderr.contains("ok      rollback-restore-data"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stderr
             .contains("innodb_buffer_pool_size is 95M, the file says 100000001"),
@@ -343,6 +371,47 @@ fn verify_failure_rolls_back() {
     assert_eq!(
         step_status(&journal, "rollback-check").as_deref(),
         Some("done")
+    );
+    // The data the new stack ran on was kept aside, not deleted.
+    let kept: Vec<String> = std::fs::read_dir(stack.dir().join("mysql"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("data.xzup-quarantine-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+}
+
+#[test]
+fn ctrl_c_during_the_run_puts_the_old_stack_back() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let child = spawn_paused(&stack, &["apply", "--tier", "grow"], "up");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while newest_journal(stack.dir())
+        .and_then(|j| step_status(&j, "up"))
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "`up` never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "exit 3: rolled back");
+    assert_on_seed(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(journal["outcome"], "rolled-back");
+    assert!(
+        journal["rollback_reason"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted"),
+        "{journal}"
     );
 }
 

@@ -166,10 +166,10 @@ impl StackBuilder {
     pub fn build(self) -> TestStack {
         let lock = lock_engine();
         let docker = Docker::new().with_secrets([MYSQL_ROOT_PASSWORD.to_string()]);
-        let cli = ComposeCli::detect_with(&docker, self.flavour).or_else(|e| match self.flavour {
-            Some(_) => Err(e),
+        let cli = match self.flavour {
+            Some(flavour) => ComposeCli::detect_with(&docker, Some(flavour)),
             None => ComposeCli::detect(&docker),
-        });
+        };
         let cli = cli.unwrap_or_else(|e| panic!("no Compose for the e2e stack: {e}"));
         require_images(&docker, &self.text);
         clear_the_way(&docker, &container_names(&self.text));
@@ -363,7 +363,7 @@ impl TestStack {
                 .map(|i| {
                     format!(
                         "('row-{i}-{}')",
-                        hex::encode(Sha256::digest(i.to_string()))[..32].to_string()
+                        &hex::encode(Sha256::digest(i.to_string()))[..32]
                     )
                 })
                 .collect();
