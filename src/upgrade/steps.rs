@@ -130,6 +130,8 @@ fn backup_step(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
             }
         }
     }
+    // The backup dir is owner-only (0700), as `xzup backup` makes it.
+    fsutil::ensure_private_dir(fsutil::parent_dir(&out))?;
     let (_, previous) = previous_file(ctx)?;
     let settings = ctx.run().settings.backup.clone();
     let selection = backup::default_paths(&previous, &ctx.roles, &ctx.dir, &settings.include);

@@ -239,6 +239,18 @@ fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&backup).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "backup readable by the owner only");
+    let dir_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(backup.parent().unwrap())
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(dir_mode & 0o777, 0o700, "backup dir owner-only");
+    let state_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(stack.dir().join(".xzup"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(state_mode & 0o777, 0o700, "state dir owner-only");
 
     let out = xzup(&stack).args(["status"]).run().success();
     assert!(
