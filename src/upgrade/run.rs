@@ -228,14 +228,7 @@ pub fn apply(
         secrets: secrets.clone(),
     };
     let journal = Journal::create(&deployment.state_dir(), meta)?;
-    let mut ctx = Ctx {
-        dir: deployment.dir.clone(),
-        roles: deployment.roles.clone(),
-        docker: Docker::new().with_secrets(secrets.clone()),
-        journal,
-        observer,
-        cli: None,
-    };
+    let mut ctx = Ctx::new(deployment, journal, secrets, observer);
     // Keep both files beside the journal before anything changes.
     let run_dir = ctx.run_dir();
     for (name, text) in [
@@ -343,24 +336,49 @@ pub(super) fn context_for<'o>(
     journal: Journal,
     observer: &'o mut dyn Observer,
 ) -> Ctx<'o> {
-    let previous = journal
-        .run()
-        .previous_compose
-        .as_ref()
-        .map(|f| deployment.dir.join(&f.path));
-    let secrets = previous
-        .and_then(|p| ComposeFile::load(&p).ok())
-        .map(|c| c.secrets())
-        .unwrap_or_default();
+    // The secrets of both files the run moves between: the copies in the run's dir, else
+    // the files themselves.
+    let run = journal.run();
+    let run_dir = journal.run_dir().map(Path::to_path_buf);
+    let mut secrets = Vec::new();
+    for (copy, file) in [
+        (PREVIOUS_COPY, run.previous_compose.as_ref()),
+        (NEW_COPY, run.new_compose.as_ref()),
+    ] {
+        let candidates = [
+            run_dir.as_ref().map(|d| d.join(copy)),
+            file.map(|f| deployment.dir.join(&f.path)),
+        ];
+        if let Some(compose) = candidates
+            .into_iter()
+            .flatten()
+            .find_map(|p| ComposeFile::load(&p).ok())
+        {
+            secrets.extend(compose.secrets());
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
     let mut journal = journal;
     journal.set_secrets(secrets.clone());
-    Ctx {
-        dir: deployment.dir.clone(),
-        roles: deployment.roles.clone(),
-        docker: Docker::new().with_secrets(secrets.clone()),
-        journal,
-        observer,
-        cli: None,
+    Ctx::new(deployment, journal, secrets, observer)
+}
+
+impl<'o> Ctx<'o> {
+    fn new(
+        deployment: &Deployment,
+        journal: Journal,
+        secrets: Vec<String>,
+        observer: &'o mut dyn Observer,
+    ) -> Ctx<'o> {
+        Ctx {
+            dir: deployment.dir.clone(),
+            roles: deployment.roles.clone(),
+            docker: Docker::new().with_secrets(secrets),
+            journal,
+            observer,
+            cli: None,
+        }
     }
 }
 

@@ -36,25 +36,30 @@ pub(super) fn run(ctx: &mut Ctx<'_>, step: Step) -> Result<String, StepFailure> 
 
 /// The compose file before the run (absolute) and its text as the run recorded it.
 pub(super) fn previous_file(ctx: &Ctx<'_>) -> Result<(PathBuf, ComposeFile), StepFailure> {
-    let rel = ctx
-        .run()
-        .previous_compose
-        .as_ref()
-        .ok_or_else(|| StepFailure("the journal names no previous compose file".into()))?;
-    let path = ctx.abs(&rel.path);
-    let text = std::fs::read_to_string(ctx.run_dir().join(PREVIOUS_COPY))?;
-    Ok((path.clone(), ComposeFile::parse(&path, text)?))
+    recorded_file(
+        ctx,
+        ctx.run().previous_compose.as_ref(),
+        PREVIOUS_COPY,
+        "previous",
+    )
 }
 
 /// The compose file the run makes active (absolute) and its text.
 pub(super) fn new_file(ctx: &Ctx<'_>) -> Result<(PathBuf, ComposeFile), StepFailure> {
-    let rel = ctx
-        .run()
-        .new_compose
-        .as_ref()
-        .ok_or_else(|| StepFailure("the journal names no new compose file".into()))?;
-    let path = ctx.abs(&rel.path);
-    let text = std::fs::read_to_string(ctx.run_dir().join(NEW_COPY))?;
+    recorded_file(ctx, ctx.run().new_compose.as_ref(), NEW_COPY, "new")
+}
+
+/// A compose file the journal names, read from the copy in the run's dir.
+fn recorded_file(
+    ctx: &Ctx<'_>,
+    file: Option<&crate::journal::ComposeFileRef>,
+    copy: &str,
+    which: &str,
+) -> Result<(PathBuf, ComposeFile), StepFailure> {
+    let file =
+        file.ok_or_else(|| StepFailure(format!("the journal names no {which} compose file")))?;
+    let path = ctx.abs(&file.path);
+    let text = std::fs::read_to_string(ctx.run_dir().join(copy))?;
     Ok((path.clone(), ComposeFile::parse(&path, text)?))
 }
 
