@@ -48,7 +48,7 @@ pub struct GlobalArgs {
     /// Print only results, warnings and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more detail (the commands xzup runs).
+    /// Print more detail (e.g. why no Docker engine answered).
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }
