@@ -80,15 +80,6 @@ fn deployment_options(global: &GlobalArgs) -> DeploymentOptions {
     }
 }
 
-/// The error a command that is not built yet returns.
-#[allow(dead_code)]
-pub(crate) fn not_yet(name: &str) -> Error {
-    Error::Other {
-        message: format!("`xzup {name}` is not available yet"),
-        hint: None,
-    }
-}
-
 /// The host's size from the Docker engine, when one answers quickly; `None` otherwise
 /// (the plan needs no engine).
 pub(crate) fn engine_host() -> Option<crate::plan::HostFacts> {

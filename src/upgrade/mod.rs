@@ -6,6 +6,9 @@
 //! and did not finish. When a step after `down` fails (or the operator presses Ctrl-C),
 //! the rollback steps run the same way and bring the old stack back.
 //!
+//! The rollback paths are exercised end to end against a real engine in
+//! `tests/xzup/e2e_upgrade.rs` (automatic rollback, kill -9 and resume, manual rollback).
+//!
 //! - [`run`] owns the loop: lock, journal bookkeeping, failure → rollback, outcome.
 //! - [`steps`] does the apply steps, [`rollback`] the rollback steps, [`preflight`] the
 //!   checks before anything changes.

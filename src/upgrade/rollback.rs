@@ -384,9 +384,3 @@ pub(super) fn start_manual(
     drive(&mut ctx)?;
     Ok(ctx.summary())
 }
-
-#[cfg(test)]
-mod tests {
-    // The rollback paths are exercised end to end against a real engine in
-    // tests/xzup/e2e_upgrade.rs (automatic rollback, resume, manual rollback).
-}
