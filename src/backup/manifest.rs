@@ -111,6 +111,25 @@ impl SkipReason {
 }
 
 impl Manifest {
+    /// A manifest of `entries` under `roots`, its totals computed (for tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests(roots: &[&str], entries: Vec<Entry>) -> Manifest {
+        Manifest {
+            format: FORMAT,
+            tool: "xzup test".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            compose_sha256: None,
+            roots: roots.iter().map(|r| r.to_string()).collect(),
+            data_bytes: entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .map(|e| e.size)
+                .sum(),
+            entries,
+            skipped: vec![],
+        }
+    }
+
     /// The manifest as stored: compact JSON.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("manifests serialise")
@@ -343,20 +362,7 @@ mod tests {
     }
 
     fn manifest(roots: &[&str], entries: Vec<Entry>) -> Manifest {
-        Manifest {
-            format: FORMAT,
-            tool: "xzup test".into(),
-            created: "2026-01-01T00:00:00Z".into(),
-            compose_sha256: None,
-            roots: roots.iter().map(|r| r.to_string()).collect(),
-            data_bytes: entries
-                .iter()
-                .filter(|e| e.kind == EntryKind::File)
-                .map(|e| e.size)
-                .sum(),
-            entries,
-            skipped: vec![],
-        }
+        Manifest::for_tests(roots, entries)
     }
 
     #[test]

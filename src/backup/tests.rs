@@ -520,20 +520,7 @@ fn entry_for(m: &Member) -> Entry {
 }
 
 fn manifest_of(roots: &[&str], entries: Vec<Entry>) -> Manifest {
-    Manifest {
-        format: FORMAT,
-        tool: "crafted".into(),
-        created: "2026-01-01T00:00:00Z".into(),
-        compose_sha256: None,
-        roots: roots.iter().map(|r| r.to_string()).collect(),
-        data_bytes: entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .map(|e| e.size)
-            .sum(),
-        entries,
-        skipped: vec![],
-    }
+    Manifest::for_tests(roots, entries)
 }
 
 /// Writes a tar.gz: the manifest, then the members, headers written by hand so that any

@@ -323,3 +323,14 @@ impl ComposeFile {
         read::secrets(&self.doc)
     }
 }
+
+/// The roles mapped to the one-letter services of the compose tests (s, w, d, r).
+#[cfg(test)]
+pub(crate) fn short_test_roles() -> RoleMap {
+    let mut roles = RoleMap::default();
+    roles.set(Role::Server, "s");
+    roles.set(Role::Web, "w");
+    roles.set(Role::Db, "d");
+    roles.set(Role::Redis, "r");
+    roles
+}

@@ -431,12 +431,7 @@ fn small(extra: &str) -> ComposeFile {
 }
 
 fn small_roles() -> RoleMap {
-    let mut roles = RoleMap::default();
-    roles.set(Role::Server, "s");
-    roles.set(Role::Web, "w");
-    roles.set(Role::Db, "d");
-    roles.set(Role::Redis, "r");
-    roles
+    crate::compose::short_test_roles()
 }
 
 fn flags_only() -> Target {

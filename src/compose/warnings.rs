@@ -71,15 +71,9 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::roles::Role;
 
     fn roles() -> RoleMap {
-        let mut roles = RoleMap::default();
-        roles.set(Role::Server, "s");
-        roles.set(Role::Web, "w");
-        roles.set(Role::Db, "d");
-        roles.set(Role::Redis, "r");
-        roles
+        crate::compose::short_test_roles()
     }
 
     fn warnings_of(text: &str) -> Vec<(String, String)> {
