@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compose::{ComposeFile, Observed, Target};
+use crate::compose::ComposeFile;
 use crate::error::Result;
 use crate::roles::{Role, RoleMap};
+use crate::settings::{Observed, Target};
 use crate::tiers::{Catalog, Classification, Tier};
 use crate::units::human_bytes;
 
