@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compose::ComposeFile;
-use crate::error::Result;
+use crate::compose::{ComposeError, ComposeFile};
 use crate::roles::{Role, RoleMap};
 use crate::settings::{Observed, Target};
 use crate::tiers::{Catalog, Classification, Tier};
@@ -114,7 +113,7 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 }
 
 /// Computes the plan. Changes nothing.
-pub fn build(input: PlanInput<'_>) -> Result<Plan> {
+pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     let compose = input.compose;
     let only: Vec<Role> = if input.only.is_empty() {
         Role::ALL.to_vec()
