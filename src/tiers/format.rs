@@ -59,9 +59,13 @@ const MAX_CONNECTIONS: std::ops::RangeInclusive<i64> = 1..=100_000;
 
 const ALLOCATION_EXAMPLE: &str = "{ cpus = 4, memory = \"8G\" }";
 
+/// The tiers in `text` (read from `origin`, the `FILE` errors name), in file order.
+pub(super) fn read(origin: String, text: &str) -> Result<Vec<Tier>, TiersError> {
+    Reader::new(origin, text).catalog()
+}
+
 impl Reader<'_> {
-    /// The tiers of the file, in file order.
-    pub(super) fn catalog(&self) -> Result<Vec<Tier>, TiersError> {
+    fn catalog(&self) -> Result<Vec<Tier>, TiersError> {
         let doc = self.document()?;
         let root = doc.get_ref();
         self.check_keys(root, "", &["tiers"])?;

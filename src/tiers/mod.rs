@@ -8,7 +8,7 @@
 //!
 //! Parts: [`format`] reads a tiers file — its tables, keys and the rule each value must
 //! meet — through [`reader`], a span-carrying TOML reader, so that every mistake is
-//! reported at its own `FILE:LINE:COLUMN` ([`error`]).
+//! reported at its own `FILE:LINE:COLUMN` ([`error`]). Only `format` uses `reader`.
 
 mod error;
 mod format;
@@ -146,7 +146,7 @@ impl Catalog {
 
     /// Reads and validates the catalog in `text`; errors name `source`'s file and the line.
     pub fn parse(text: &str, source: CatalogSource) -> Result<Catalog, TiersError> {
-        let tiers = reader::Reader::new(source.origin(), text).catalog()?;
+        let tiers = format::read(source.origin(), text)?;
         Ok(Catalog { source, tiers })
     }
 
