@@ -1,4 +1,6 @@
-//! This machine's size — cores and memory — and whether a tier fits it.
+//! This machine's size — cores and memory — and the one rule for whether a sizing fits a
+//! host ([`Fit`]): `xzup tiers` judges each tier against this machine, plan and preflight
+//! judge the rendered file against the engine's `docker info`.
 //!
 //! `xzup tiers` answers "can this host run it?" without a Docker engine, so the figures come
 //! from the OS: cores from `std::thread::available_parallelism` (which honours CPU affinity
@@ -12,8 +14,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::settings::Observed;
 use crate::tiers::Tier;
-use crate::units::{Cpus, Memory};
+use crate::units::{Cpus, Memory, human_bytes};
 
 /// Overrides the detected core count (a whole number, at least 1).
 pub const CPUS_ENV: &str = "XZUP_HOST_CPUS";
@@ -78,19 +81,7 @@ impl Host {
 
     /// Whether `tier` can run here.
     pub fn fit(&self, tier: &Tier) -> Fit {
-        let needs_cores = tier.max_cpus();
-        let needs_memory = tier.totals().limits.memory;
-        Fit {
-            runs: needs_cores.cores() <= f64::from(self.cpus),
-            needs_cores,
-            host_cores: self.cpus,
-            memory_short: self
-                .memory
-                .as_ref()
-                .is_some_and(|m| needs_memory.bytes > m.bytes),
-            needs_memory,
-            host_memory: self.memory.clone(),
-        }
+        Fit::judge(Needs::of_tier(tier), self.cpus, self.memory.clone())
     }
 }
 
@@ -106,7 +97,49 @@ impl fmt::Display for Host {
     }
 }
 
-/// How a tier fits a host.
+/// What a sizing asks of a host: its largest cpus limit, and its memory limits in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needs {
+    pub cores: Cpus,
+    pub memory: Memory,
+}
+
+impl Needs {
+    /// What `tier`'s limits ask.
+    pub fn of_tier(tier: &Tier) -> Needs {
+        Needs::of_limits(
+            tier.services
+                .values()
+                .map(|r| (Some(r.limits.cpus), Some(&r.limits.memory))),
+        )
+    }
+
+    /// What a compose file's limits ask, as read from it; a role without a limit asks
+    /// nothing.
+    pub fn of_file(observed: &Observed) -> Needs {
+        Needs::of_limits(
+            observed
+                .services
+                .values()
+                .map(|r| (r.limit_cpus, r.limit_memory.as_ref())),
+        )
+    }
+
+    /// Each service's cpus and memory limit, where it has one.
+    fn of_limits<'a>(limits: impl Iterator<Item = (Option<Cpus>, Option<&'a Memory>)>) -> Needs {
+        let (mut cores, mut bytes) = (Cpus(0), 0);
+        for (cpus, memory) in limits {
+            cores = cores.max(cpus.unwrap_or(Cpus(0)));
+            bytes += memory.map_or(0, |m| m.bytes);
+        }
+        Needs {
+            cores,
+            memory: Memory::from_bytes(bytes),
+        }
+    }
+}
+
+/// How a sizing (a tier, or a compose file) fits a host.
 ///
 /// Cores are a hard limit: the engine refuses to create a container whose cpus limit is
 /// above the host's core count ("Range of CPUs is from 0.01 to 2.00, as there are only 2
@@ -115,14 +148,80 @@ impl fmt::Display for Host {
 /// containers are then at risk of the OOM killer under load.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fit {
-    /// False when the tier's largest cpus limit is above the host's cores.
+    /// False when the largest cpus limit is above the host's cores: apply refuses it without `--force`.
     pub runs: bool,
     pub needs_cores: Cpus,
     pub host_cores: u32,
-    /// True when the tier's memory limits add up to more than the host's memory.
+    /// True when the memory limits add up to more than the host's memory: a warning.
     pub memory_short: bool,
     pub needs_memory: Memory,
     pub host_memory: Option<Memory>,
+}
+
+/// One line of [`Fit::checks`]: a check of the host against the target sizing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostCheck {
+    pub check: &'static str,
+    pub ok: bool,
+    /// `false` for a warning only (memory), `true` when apply refuses without `--force`.
+    pub blocking: bool,
+    pub message: String,
+}
+
+impl Fit {
+    /// `needs` against a host of `host_cores` cores and `host_memory` (`None`: unknown,
+    /// which is never short).
+    pub fn judge(needs: Needs, host_cores: u32, host_memory: Option<Memory>) -> Fit {
+        Fit {
+            runs: needs.cores.cores() <= f64::from(host_cores),
+            needs_cores: needs.cores,
+            host_cores,
+            memory_short: host_memory
+                .as_ref()
+                .is_some_and(|m| needs.memory.bytes > m.bytes),
+            needs_memory: needs.memory,
+            host_memory,
+        }
+    }
+
+    /// The verdict as plan and preflight show it: cores, which block, and memory, which
+    /// only warns.
+    pub fn checks(&self) -> Vec<HostCheck> {
+        let (cores, host_cores) = (self.needs_cores, self.host_cores);
+        let memory = human_bytes(self.needs_memory.bytes);
+        vec![
+            HostCheck {
+                check: "cores",
+                ok: self.runs,
+                blocking: true,
+                message: if self.runs {
+                    format!("largest cpus limit {cores} fits the host's {host_cores} cores")
+                } else {
+                    format!(
+                        "a cpus limit of {cores} exceeds the host's {host_cores} cores: Docker \
+                         would refuse to create the container after the stack is down"
+                    )
+                },
+            },
+            HostCheck {
+                check: "memory",
+                ok: !self.memory_short,
+                blocking: false,
+                message: match &self.host_memory {
+                    None => format!("memory limits {memory} in all; the host's memory is unknown"),
+                    Some(host) if !self.memory_short => format!(
+                        "memory limits {memory} in all fit the host's {}",
+                        human_bytes(host.bytes)
+                    ),
+                    Some(host) => format!(
+                        "memory limits add up to {memory}, more than the host's {}: containers \
+                         may be OOM-killed under load",
+                        human_bytes(host.bytes)
+                    ),
+                },
+            },
+        ]
+    }
 }
 
 impl fmt::Display for Fit {
@@ -198,6 +297,7 @@ pub fn meminfo_total(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::{ObservedMysql, ObservedRedis, ObservedResources};
     use crate::tiers::Catalog;
 
     fn host(cpus: u32, memory: &str) -> Host {
@@ -264,6 +364,114 @@ mod tests {
             host(2, "64G").fit(low).to_string(),
             "no: needs 4 cores (host has 2)"
         );
+    }
+
+    /// What a compose file sized exactly like `tier` reads as.
+    fn file_of(tier: &Tier) -> Observed {
+        Observed {
+            services: tier
+                .target(&[])
+                .resources
+                .iter()
+                .map(|(role, r)| (*role, ObservedResources::from(r)))
+                .collect(),
+            mysql: ObservedMysql::default(),
+            redis: ObservedRedis::default(),
+        }
+    }
+
+    #[test]
+    fn a_tier_and_a_file_sized_like_it_get_the_same_verdict() {
+        // `xzup tiers` judges the tier, plan and preflight the rendered file: one rule.
+        let catalog = Catalog::embedded();
+        for tier in &catalog.tiers {
+            assert_eq!(
+                Needs::of_tier(tier),
+                Needs::of_file(&file_of(tier)),
+                "{}",
+                tier.name
+            );
+            for (cpus, memory) in [(2, "8G"), (8, "30G"), (16, "29G"), (64, "256G")] {
+                let host = host(cpus, memory);
+                let file = Fit::judge(Needs::of_file(&file_of(tier)), cpus, host.memory.clone());
+                assert_eq!(host.fit(tier), file, "{} on {host}", tier.name);
+            }
+        }
+    }
+
+    #[test]
+    fn checks_block_on_cores_and_warn_on_memory() {
+        let catalog = Catalog::embedded();
+        let high = catalog.get("high").unwrap();
+        let checks = host(2, "8G").fit(high).checks();
+        assert_eq!(
+            checks,
+            vec![
+                HostCheck {
+                    check: "cores",
+                    ok: false,
+                    blocking: true,
+                    message: "a cpus limit of 8 exceeds the host's 2 cores: Docker would refuse \
+                              to create the container after the stack is down"
+                        .into(),
+                },
+                HostCheck {
+                    check: "memory",
+                    ok: false,
+                    blocking: false,
+                    message: "memory limits add up to 30G, more than the host's 8G: containers \
+                              may be OOM-killed under load"
+                        .into(),
+                },
+            ]
+        );
+        let messages: Vec<(bool, String)> = host(8, "30G")
+            .fit(high)
+            .checks()
+            .into_iter()
+            .map(|c| (c.ok, c.message))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                (
+                    true,
+                    "largest cpus limit 8 fits the host's 8 cores".to_string()
+                ),
+                (
+                    true,
+                    "memory limits 30G in all fit the host's 30G".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn fractional_limits_and_unknown_memory() {
+        let mut needs = Needs::of_tier(Catalog::embedded().get("low").unwrap());
+        needs.cores = Cpus::parse("2.5").unwrap();
+        let fit = Fit::judge(needs.clone(), 2, None);
+        assert!(!fit.runs);
+        assert!(!fit.memory_short, "unknown memory is never short");
+        assert_eq!(
+            fit.checks()[1].message,
+            "memory limits 15G in all; the host's memory is unknown"
+        );
+        assert!(Fit::judge(needs, 3, None).runs);
+    }
+
+    #[test]
+    fn a_file_without_limits_asks_nothing() {
+        let bare = Observed {
+            services: crate::roles::Role::ALL
+                .iter()
+                .map(|r| (*r, ObservedResources::default()))
+                .collect(),
+            mysql: ObservedMysql::default(),
+            redis: ObservedRedis::default(),
+        };
+        let needs = Needs::of_file(&bare);
+        assert_eq!((needs.cores, needs.memory.bytes), (Cpus(0), 0));
     }
 
     #[test]

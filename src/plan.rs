@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compose::{ComposeFile, Observed, Target};
-use crate::error::Result;
+use crate::compose::{ComposeError, ComposeFile};
+use crate::host::{Fit, HostCheck, Needs};
 use crate::roles::{Role, RoleMap};
+use crate::settings::{Observed, Target};
 use crate::tiers::{Catalog, Classification, Tier};
-use crate::units::human_bytes;
+use crate::units::{Memory, human_bytes};
 
 /// The host's size, as the Docker engine reports it (`docker info`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,16 +60,6 @@ pub struct SettingChange {
     pub changed: bool,
 }
 
-/// A check of the host against the target tier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostCheck {
-    pub check: &'static str,
-    pub ok: bool,
-    /// `false` for a warning only (memory), `true` when apply refuses without `--force`.
-    pub blocking: bool,
-    pub message: String,
-}
-
 /// The whole plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -113,7 +104,7 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 }
 
 /// Computes the plan. Changes nothing.
-pub fn build(input: PlanInput<'_>) -> Result<Plan> {
+pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     let compose = input.compose;
     let only: Vec<Role> = if input.only.is_empty() {
         Role::ALL.to_vec()
@@ -326,59 +317,11 @@ fn setting_changes(
     rows
 }
 
-/// Cores and memory of the host against what the file asks for. A cpus limit above the
-/// host's cores is refused by the engine only at container create — after `down` — so it
-/// blocks; memory limits above host RAM are accepted silently by Docker, so they warn.
+/// Cores and memory of the host against what the file asks for, by the rule of
+/// [`Fit`]: a cpus limit above the host's cores blocks, memory limits above its RAM warn.
 pub fn host_checks(host: HostFacts, observed: &Observed) -> Vec<HostCheck> {
-    let max_cpus = observed
-        .services
-        .values()
-        .filter_map(|r| r.limit_cpus)
-        .max()
-        .unwrap_or(crate::units::Cpus(0));
-    let total_memory: u64 = observed
-        .services
-        .values()
-        .filter_map(|r| r.limit_memory.as_ref().map(|m| m.bytes))
-        .sum();
-    let cpus_ok = max_cpus.cores() <= f64::from(host.cpus);
-    let memory_ok = total_memory <= host.memory;
-    vec![
-        HostCheck {
-            check: "cores",
-            ok: cpus_ok,
-            blocking: true,
-            message: if cpus_ok {
-                format!(
-                    "largest cpus limit {max_cpus} fits the host's {} cores",
-                    host.cpus
-                )
-            } else {
-                format!(
-                    "a cpus limit of {max_cpus} exceeds the host's {} cores: Docker would refuse to create the container after the stack is down",
-                    host.cpus
-                )
-            },
-        },
-        HostCheck {
-            check: "memory",
-            ok: memory_ok,
-            blocking: false,
-            message: if memory_ok {
-                format!(
-                    "memory limits {} in all fit the host's {}",
-                    human_bytes(total_memory),
-                    human_bytes(host.memory)
-                )
-            } else {
-                format!(
-                    "memory limits add up to {}, more than the host's {}: containers may be OOM-killed under load",
-                    human_bytes(total_memory),
-                    human_bytes(host.memory)
-                )
-            },
-        },
-    ]
+    let memory = Some(Memory::from_bytes(host.memory));
+    Fit::judge(Needs::of_file(observed), host.cpus, memory).checks()
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::compose::{ObservedMysql, ObservedRedis, ObservedResources};
 use crate::docker::{ContainerInfo, ContainerStats, Docker, DockerError};
 use crate::roles::Role;
+use crate::settings::{ObservedMysql, ObservedRedis, ObservedResources};
 use crate::units::{Cpus, human_bytes};
 
 /// The plan's thresholds: CPU < 70%, memory < 80% of the limit.

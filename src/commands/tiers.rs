@@ -13,7 +13,8 @@ use crate::exit::ExitStatus;
 use crate::host::{self, Host};
 use crate::printer::{Printer, Style};
 use crate::roles::Role;
-use crate::tiers::{Allocation, Catalog, CatalogSource, Tier};
+use crate::settings::Allocation;
+use crate::tiers::{Catalog, CatalogSource, Tier};
 
 /// Text output stays within this many columns; wider catalogs are split into blocks.
 const MAX_WIDTH: usize = 100;

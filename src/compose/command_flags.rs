@@ -20,9 +20,7 @@
 
 use std::ops::Range;
 
-use crate::compose::ObservedMysql;
-use crate::compose::ObservedRedis;
-use crate::tiers::{MysqlSettings, RedisSettings};
+use crate::settings::{MysqlSettings, ObservedMysql, ObservedRedis, RedisSettings};
 use crate::units::Memory;
 
 /// How a `command:` is written in the file.

@@ -27,8 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::roles::{Role, RoleMap};
-use crate::tiers::{MysqlSettings, RedisSettings, Resources};
-use crate::units::{Cpus, Memory};
+use crate::settings::{Observed, Target};
 
 pub use locate::locate;
 
@@ -170,48 +169,6 @@ pub struct ComposeFile {
     pub text: String,
     /// The document as Compose reads it: strictly parsed, `<<` merge keys applied.
     doc: serde_yaml_ng::Mapping,
-}
-
-/// What a file sets for one role, as written (each value may be absent).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ObservedResources {
-    pub limit_cpus: Option<Cpus>,
-    pub limit_memory: Option<Memory>,
-    pub reserve_cpus: Option<Cpus>,
-    pub reserve_memory: Option<Memory>,
-}
-
-/// The MySQL flags found on the db service's `command:`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ObservedMysql {
-    pub max_connections: Option<u32>,
-    pub innodb_buffer_pool_size: Option<Memory>,
-    pub innodb_log_file_size: Option<Memory>,
-}
-
-/// The Redis flags found on the redis service's `command:`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ObservedRedis {
-    pub maxmemory: Option<Memory>,
-    pub maxmemory_policy: Option<String>,
-    pub save: Vec<String>,
-}
-
-/// Everything xzup reads from a file about the four roles.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Observed {
-    pub services: BTreeMap<Role, ObservedResources>,
-    pub mysql: ObservedMysql,
-    pub redis: ObservedRedis,
-}
-
-/// What to write: resources per role (only the roles being changed), and the MySQL/Redis
-/// flags when db/redis are among them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    pub resources: BTreeMap<Role, Resources>,
-    pub mysql: Option<MysqlSettings>,
-    pub redis: Option<RedisSettings>,
 }
 
 /// A place where Compose would not apply a value as written.

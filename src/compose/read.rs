@@ -7,10 +7,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_yaml_ng::{Mapping, Value};
 
 use super::command_flags::{self, Form};
-use super::{
-    BindMount, ComposeError, ComposeFile, Observed, ObservedMysql, ObservedRedis, ObservedResources,
-};
+use super::{BindMount, ComposeError, ComposeFile};
 use crate::roles::{Role, RoleMap};
+use crate::settings::{Observed, ObservedMysql, ObservedRedis, ObservedResources};
 use crate::units::{Cpus, Memory};
 
 /// Parses `text` strictly and applies merge keys. The top level must be a mapping with a

@@ -31,11 +31,11 @@ use yaml_edit::{
 
 use super::command_flags::{self, Form, Slot};
 use super::read::{self, command_words, role_service};
-use super::{
-    ComposeError, ComposeFile, Observed, ObservedMysql, ObservedRedis, ObservedResources, Target,
-};
+use super::{ComposeError, ComposeFile};
 use crate::roles::{Role, RoleMap};
-use crate::tiers::{Allocation, Resources};
+use crate::settings::{
+    Allocation, Observed, ObservedMysql, ObservedRedis, ObservedResources, Resources, Target,
+};
 
 type SyntaxNode = rowan::SyntaxNode<Lang>;
 
@@ -549,15 +549,6 @@ fn apply_to_sequence(seq: &Sequence, len: usize, slots: &[Slot]) {
     }
 }
 
-fn wanted_resources(resources: &Resources) -> ObservedResources {
-    ObservedResources {
-        limit_cpus: Some(resources.limits.cpus),
-        limit_memory: Some(resources.limits.memory.clone()),
-        reserve_cpus: Some(resources.reservations.cpus),
-        reserve_memory: Some(resources.reservations.memory.clone()),
-    }
-}
-
 fn show<T: std::fmt::Display>(value: &Option<T>) -> String {
     value
         .as_ref()
@@ -595,7 +586,7 @@ fn verify(
 
     for role in Role::ALL {
         let want = match target.resources.get(&role) {
-            Some(resources) => wanted_resources(resources),
+            Some(resources) => ObservedResources::from(resources),
             None => before.services[&role].clone(),
         };
         if after.services[&role] != want {
@@ -608,11 +599,7 @@ fn verify(
         }
     }
     let want_mysql = match &target.mysql {
-        Some(m) => ObservedMysql {
-            max_connections: Some(m.max_connections),
-            innodb_buffer_pool_size: Some(m.innodb_buffer_pool_size.clone()),
-            innodb_log_file_size: Some(m.innodb_log_file_size.clone()),
-        },
+        Some(m) => ObservedMysql::from(m),
         None => before.mysql.clone(),
     };
     if after.mysql != want_mysql {

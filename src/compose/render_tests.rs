@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::tiers::MysqlSettings;
-use crate::tiers::RedisSettings;
+use crate::settings::{MysqlSettings, RedisSettings};
 use crate::units::{Cpus, Memory};
 
 const UPSTREAM: &str = include_str!("../../examples/upstream/docker-compose_all.yml");
