@@ -281,8 +281,8 @@ pub struct BackupSettings {
 impl Default for BackupSettings {
     fn default() -> Self {
         BackupSettings {
-            dir: PathBuf::from("backups"),
-            level: 6,
+            dir: PathBuf::from(crate::backup::DEFAULT_DIR),
+            level: crate::backup::DEFAULT_LEVEL,
             include: Vec::new(),
             verify: true,
         }

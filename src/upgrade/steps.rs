@@ -94,14 +94,9 @@ pub(super) fn confirm_stopped(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> 
 /// The archive this run writes: `BACKUP_DIR/backup-<run start>.tar.gz`, fixed by the
 /// journal so a redo after a crash writes the same name.
 pub(super) fn archive_path(ctx: &Ctx<'_>) -> PathBuf {
-    let settings = &ctx.run().settings.backup;
-    let stamp = ctx
-        .run()
-        .started_at
-        .with_timezone(&chrono::Local)
-        .format("%Y%m%d-%H%M%S");
-    ctx.abs(&settings.dir)
-        .join(format!("backup-{stamp}.tar.gz"))
+    let run = ctx.run();
+    ctx.abs(&run.settings.backup.dir)
+        .join(backup::archive_name(&run.started_at))
 }
 
 fn backup_step(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
