@@ -424,6 +424,15 @@ impl Run {
             .find(|&s| !self.step_status(s).is_some_and(StepStatus::is_complete))
     }
 
+    /// The compose file a rollback of this run returns to: the one active before an
+    /// upgrade; for a manual rollback, the one it makes active again.
+    pub fn rollback_target(&self) -> Option<&ComposeFileRef> {
+        match self.kind {
+            RunKind::Apply => self.previous_compose.as_ref(),
+            RunKind::Rollback => self.new_compose.as_ref(),
+        }
+    }
+
     /// The step that failed, with its error, if one did.
     pub fn failed_step(&self) -> Option<&StepRecord> {
         self.steps.iter().find(|r| r.status == StepStatus::Failed)

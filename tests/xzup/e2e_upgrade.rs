@@ -48,8 +48,14 @@ fn xzup(stack: &TestStack) -> Xzup {
         .arg_path("--tiers-file", &tiers_file())
 }
 
-/// The same as a child process we can kill, paused at `step` (`XZUP_TEST_PAUSE_AT`).
+/// The same as a child process we can kill, paused at `step` (`XZUP_TEST_PAUSE_AT`, a
+/// hook only a build with the `test-hooks` feature has).
 fn spawn_paused(stack: &TestStack, args: &[&str], step: &str) -> std::process::Child {
+    if !cfg!(feature = "test-hooks") {
+        panic!(
+            "this test pauses xzup at a step: build with `--features test-hooks` (scripts/test.sh does)"
+        );
+    }
     Command::new(env!("CARGO_BIN_EXE_xzup"))
         .current_dir(stack.dir())
         .env("XZUP_COMPOSE", stack.flavour().as_str())
