@@ -267,6 +267,17 @@ pub enum RestoreData {
     Never,
 }
 
+impl RestoreData {
+    /// The name on the command line: `auto`, `always`, `never`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RestoreData::Auto => "auto",
+            RestoreData::Always => "always",
+            RestoreData::Never => "never",
+        }
+    }
+}
+
 /// Where and how the run writes its backup (resume redoes an interrupted backup).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

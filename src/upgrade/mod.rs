@@ -16,6 +16,7 @@
 //! - [`step`]: the one interface the loop drives ([`step::Step`], [`step::Sequence`]).
 //! - [`engine`]: the loop — bookkeeping, failure → rollback, the outcome. No Docker.
 //! - `steps/`: the steps, one file each, and the [`steps::STANDARD`] sequence.
+//! - [`settings`]: run options given again to `resume`/`rollback`.
 //! - [`run`] (`apply`, `resume`) and [`rollback`] (`rollback`): the entry points.
 //!
 //! The loop is unit-tested with scripted steps (`tests.rs`); the steps end to end against
@@ -29,6 +30,7 @@ mod hooks;
 mod observer;
 mod rollback;
 mod run;
+mod settings;
 mod step;
 mod steps;
 #[cfg(test)]
@@ -38,3 +40,4 @@ pub use error::{FailedRollback, RecordError, UpgradeError};
 pub use observer::Observer;
 pub use rollback::rollback_run;
 pub use run::{RunRequest, Summary, apply, resume};
+pub use settings::RunOverrides;

@@ -12,13 +12,15 @@ use super::engine;
 use super::error::UpgradeError;
 use super::observer::Observer;
 use super::run::{Summary, take_lock, unfinished_error};
+use super::settings::RunOverrides;
 use super::steps::STANDARD;
 
-/// `xzup rollback [RUN]`: rolls back the unfinished run, or undoes a finished one.
+/// `xzup rollback [RUN]`: rolls back the unfinished run, or undoes a finished one. The run
+/// options given replace an unfinished run's own.
 pub fn rollback_run(
     deployment: &Deployment,
     run_id: Option<&str>,
-    settings: RunSettings,
+    overrides: &RunOverrides,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
     let _lock = take_lock(deployment, "rollback", observer)?;
@@ -30,9 +32,8 @@ pub fn rollback_run(
         if unfinished.run().rollback_reason.is_none() {
             unfinished.begin_rollback("rollback requested by the operator")?;
         }
-        // A `--restore-data` other than the default overrides the run's own.
-        if settings.restore_data != RestoreData::Never {
-            unfinished.set_restore_data(settings.restore_data)?;
+        for note in overrides.record(&mut unfinished, "xzup rollback")? {
+            observer.warning(&note);
         }
         let mut ctx = Ctx::for_run(deployment, unfinished, observer);
         return match engine::drive(&mut ctx, &STANDARD) {
@@ -45,7 +46,7 @@ pub fn rollback_run(
         Some(id) => journal::find(&state_dir, id)?,
         None => last_undoable(&state_dir)?,
     };
-    start_manual(deployment, original, settings, observer)
+    start_manual(deployment, original, overrides, observer)
 }
 
 /// The newest successful apply that no rollback undid yet.
@@ -69,11 +70,11 @@ fn last_undoable(state_dir: &Path) -> Result<Journal, UpgradeError> {
 }
 
 /// `xzup rollback` of a finished, successful apply: a run of its own, with the upgrade's
-/// settings except the data restore and the wait the command gives.
+/// settings except what the command gives (data restore: never unless asked).
 fn start_manual(
     deployment: &Deployment,
     original: Journal,
-    settings: RunSettings,
+    overrides: &RunOverrides,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
     let o = original.run().clone();
@@ -102,11 +103,16 @@ fn start_manual(
             active.map_or("unknown".into(), |p| p.display().to_string())
         )));
     }
-    let settings = RunSettings {
-        restore_data: settings.restore_data,
-        wait_timeout_secs: settings.wait_timeout_secs,
-        ..o.settings.clone()
-    };
+    let settings = RunOverrides {
+        restore_data: Some(overrides.restore_data.unwrap_or(RestoreData::Never)),
+        wait_timeout_secs: Some(
+            overrides
+                .wait_timeout_secs
+                .unwrap_or(RunSettings::default().wait_timeout_secs),
+        ),
+        ..overrides.clone()
+    }
+    .applied_to(&o.settings);
     let meta = RunMeta {
         kind: RunKind::Rollback,
         command: format!("xzup rollback {}", o.id),

@@ -12,6 +12,7 @@ use super::context::Ctx;
 use super::engine;
 use super::error::UpgradeError;
 use super::observer::Observer;
+use super::settings::RunOverrides;
 use super::steps::STANDARD;
 
 /// What `apply` needs.
@@ -107,15 +108,20 @@ pub fn apply(
     Ok(Summary::of(&ctx))
 }
 
-/// `xzup resume`: continues the unfinished run from its first step not done.
+/// `xzup resume`: continues the unfinished run from its first step not done, with the run
+/// options given again (`--wait-timeout` …) in place of its own.
 pub fn resume(
     deployment: &Deployment,
+    overrides: &RunOverrides,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
     let _lock = take_lock(deployment, "resume", observer)?;
-    let Some(journal) = journal::unfinished(&deployment.state_dir())? else {
+    let Some(mut journal) = journal::unfinished(&deployment.state_dir())? else {
         return Err(UpgradeError::NothingToResume);
     };
+    for note in overrides.record(&mut journal, "xzup resume")? {
+        observer.warning(&note);
+    }
     let mut ctx = Ctx::for_run(deployment, journal, observer);
     engine::drive(&mut ctx, &STANDARD)?;
     Ok(Summary::of(&ctx))
