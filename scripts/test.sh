@@ -10,7 +10,9 @@
 #   5. the end-to-end tests again under Compose v1 (XZUP_COMPOSE=v1, docker-compose 1.x).
 #
 # With cargo-nextest when installed (.config/nextest.toml runs the e2e tests one at a time),
-# else cargo test. Prints each run's wall time at the end.
+# else cargo test. Every build here has the `test-hooks` feature: the end-to-end tests that
+# kill or interrupt a run at a known step need its pause hook (a release build has none).
+# Prints each run's wall time at the end.
 #
 # Under CI=true every step must work and no end-to-end test may skip. Elsewhere a failed
 # set-up step is reported and the suite runs anyway: without an engine the end-to-end tests
@@ -73,19 +75,20 @@ if [ "${#FLAVOURS[@]}" -lt 2 ]; then
     say "only Compose ${FLAVOURS[*]:-(none)} found: the end-to-end tests run under that alone"
 fi
 
+FEATURES=(--features test-hooks)
 if cargo nextest --version >/dev/null 2>&1; then
     PROFILE=default
     [ "$CI_MODE" = 1 ] && PROFILE=ci
-    all_tests() { cargo nextest run --profile "$PROFILE" ${EXTRA[@]+"${EXTRA[@]}"}; }
-    e2e_tests() { cargo nextest run --profile "$PROFILE" -E 'test(/^e2e_/)' ${EXTRA[@]+"${EXTRA[@]}"}; }
+    all_tests() { cargo nextest run "${FEATURES[@]}" --profile "$PROFILE" ${EXTRA[@]+"${EXTRA[@]}"}; }
+    e2e_tests() { cargo nextest run "${FEATURES[@]}" --profile "$PROFILE" -E 'test(/^e2e_/)' ${EXTRA[@]+"${EXTRA[@]}"}; }
 else
     say "cargo-nextest not installed: using cargo test"
-    all_tests() { cargo test ${EXTRA[@]+"${EXTRA[@]}"}; }
-    e2e_tests() { cargo test --test xzup ${EXTRA[@]+"${EXTRA[@]}"} e2e_; }
+    all_tests() { cargo test "${FEATURES[@]}" ${EXTRA[@]+"${EXTRA[@]}"}; }
+    e2e_tests() { cargo test "${FEATURES[@]}" --test xzup ${EXTRA[@]+"${EXTRA[@]}"} e2e_; }
 fi
 
 # Build first, so the timings below are the tests' own.
-cargo build --all-targets --quiet
+cargo build "${FEATURES[@]}" --all-targets --quiet
 
 SUMMARY=()
 STATUS=0

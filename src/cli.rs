@@ -85,7 +85,7 @@ pub enum Command {
     /// Example: xzup apply --tier ultra
     Apply(ApplyArgs),
     /// Continue an interrupted run from its journal.
-    Resume(RunOptions),
+    Resume(ResumeArgs),
     /// Return to the stack as it was before a run (the last one by default).
     Rollback(RollbackArgs),
     /// Show the active tier and file, each container against it, and any unfinished run.
@@ -153,7 +153,7 @@ pub struct ApplyArgs {
     pub backup: BackupOptions,
 }
 
-/// Options of a run that `resume` can also take.
+/// Options of a run (`resume` takes them again, see [`ResumeArgs`]).
 #[derive(Debug, Args, Clone)]
 pub struct RunOptions {
     /// Seconds to wait for every service to run and be healthy after `up`.
@@ -171,6 +171,27 @@ pub struct RunOptions {
     pub restore_data: RestoreDataArg,
 }
 
+/// The run options given again to `resume`: each replaces the run's own for the rest of
+/// the run (the journal notes the change); not given, the run keeps its own.
+#[derive(Debug, Args, Clone)]
+pub struct ResumeArgs {
+    /// Seconds to wait for every service to run and be healthy after `up` [default: the
+    /// run's own].
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+    /// Seconds of `docker stats` sampling during verify [default: the run's own].
+    #[arg(long, value_name = "SECONDS")]
+    pub verify_window: Option<u64>,
+    /// Treat the monitoring thresholds (CPU > 70%, memory > 80% of the limit) as failures
+    /// from now on.
+    #[arg(long)]
+    pub strict: bool,
+    /// On rollback, restore data from the run's backup: auto, always, never [default: the
+    /// run's own].
+    #[arg(long, value_enum)]
+    pub restore_data: Option<RestoreDataArg>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RestoreDataArg {
     Auto,
@@ -183,12 +204,14 @@ pub struct RollbackArgs {
     /// The run to undo (see `xzup history`) [default: the last one].
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
-    /// Restore data from the run's backup: auto, always, never.
-    #[arg(long, value_enum, default_value_t = RestoreDataArg::Never)]
-    pub restore_data: RestoreDataArg,
-    /// Seconds to wait for the old stack to be healthy.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
-    pub wait_timeout: u64,
+    /// Restore data from the run's backup: auto, always, never [default: never; an
+    /// unfinished run keeps its own].
+    #[arg(long, value_enum)]
+    pub restore_data: Option<RestoreDataArg>,
+    /// Seconds to wait for the old stack to be healthy [default: 300; an unfinished run
+    /// keeps its own].
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -102,9 +102,9 @@ impl Deployment {
         state::state_dir(&self.dir)
     }
 
-    /// The default backup directory, `DIR/backups`.
+    /// The default backup directory, `DIR/backups` ([`crate::backup::DEFAULT_DIR`]).
     pub fn backups_dir(&self) -> PathBuf {
-        self.dir.join("backups")
+        self.dir.join(crate::backup::DEFAULT_DIR)
     }
 
     /// Resolves a path given by the operator against the deployment dir.

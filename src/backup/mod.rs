@@ -92,6 +92,20 @@ const _: fn(flate2::Compression, u8) -> flate2::Compress = flate2::Compress::new
 /// but a deployment's bulk is InnoDB pages; `--level 6` is there for whoever prefers size.
 pub const DEFAULT_LEVEL: u32 = 3;
 
+/// Where archives go when no `--backup-dir` is given, relative to the deployment dir.
+pub const DEFAULT_DIR: &str = "backups";
+
+/// The file name of an archive made at `at`: `backup-YYYYMMDD-HHMMSS.tar.gz`, in local time
+/// (what the operator reads on the box). `xzup backup`, the plan and the backup step of a
+/// run all name archives this way; a run names its archive after its start, so a redo
+/// after a crash writes the same name.
+pub fn archive_name(at: &chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "backup-{}.tar.gz",
+        at.with_timezone(&chrono::Local).format("%Y%m%d-%H%M%S")
+    )
+}
+
 /// The tool and version written into every manifest.
 pub const TOOL: &str = concat!("xzup ", env!("CARGO_PKG_VERSION"));
 

@@ -46,7 +46,7 @@ pub(crate) fn run(
                 .backup_dir
                 .clone()
                 .map(|d| deployment.resolve(&d))
-                .unwrap_or_else(|| "backups".into()),
+                .unwrap_or_else(|| crate::backup::DEFAULT_DIR.into()),
             level: args.backup.level,
             include: args.backup.include.clone(),
             verify: !args.backup.no_verify,

@@ -55,7 +55,7 @@ pub(crate) fn run(
         .unwrap_or_else(|| deployment.backups_dir());
     let out = match &args.out {
         Some(out) => std::path::absolute(out).map_err(|e| Error::io("resolve", out, e))?,
-        None => backup_dir.join(default_name()),
+        None => backup_dir.join(backup::archive_name(&chrono::Utc::now())),
     };
     if out.starts_with(&backup_dir) {
         // xzup's own backup dir: owner-only. A dir `--out` merely points into is left alone.
@@ -88,14 +88,6 @@ pub(crate) fn run(
     progress.finish();
     print_report(printer, &deployment.dir, &report);
     Ok(ExitStatus::Success)
-}
-
-/// `backup-YYYYMMDD-HHMMSS.tar.gz`, in local time (what the operator reads on the box).
-pub(crate) fn default_name() -> String {
-    format!(
-        "backup-{}.tar.gz",
-        chrono::Local::now().format("%Y%m%d-%H%M%S")
-    )
 }
 
 fn print_report(printer: &Printer, dir: &Path, report: &BackupReport) {

@@ -79,10 +79,7 @@ pub(crate) fn compute(
     let backup_dir = backup_dir
         .map(|d| deployment.resolve(d))
         .unwrap_or_else(|| deployment.backups_dir());
-    let archive = backup_dir.join(format!(
-        "backup-{}.tar.gz",
-        chrono::Local::now().format("%Y%m%d-%H%M%S")
-    ));
+    let archive = backup_dir.join(backup::archive_name(&chrono::Utc::now()));
     let host = super::engine_host();
     let plan = plan::build(PlanInput {
         dir: &deployment.dir,

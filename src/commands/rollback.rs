@@ -4,9 +4,8 @@ use crate::cli::RollbackArgs;
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::Result;
 use crate::exit::ExitStatus;
-use crate::journal::RunSettings;
 use crate::printer::Printer;
-use crate::upgrade;
+use crate::upgrade::{self, RunOverrides};
 
 use super::run_output::{StepPrinter, summary};
 
@@ -16,14 +15,14 @@ pub(crate) fn run(
     args: &RollbackArgs,
 ) -> Result<ExitStatus> {
     let deployment = Deployment::open(opts)?;
-    let settings = RunSettings {
+    let overrides = RunOverrides {
         wait_timeout_secs: args.wait_timeout,
-        restore_data: super::apply::restore_data(args.restore_data),
-        ..RunSettings::default()
+        restore_data: args.restore_data.map(super::apply::restore_data),
+        ..RunOverrides::default()
     };
     crate::interrupt::install();
     let mut observer = StepPrinter::new(printer);
-    let result = upgrade::rollback_run(&deployment, args.run.as_deref(), settings, &mut observer);
+    let result = upgrade::rollback_run(&deployment, args.run.as_deref(), &overrides, &mut observer);
     drop(observer);
     let outcome = result?;
     summary(printer, &outcome.run);

@@ -372,9 +372,9 @@ impl Journal {
         self.save()
     }
 
-    /// `xzup rollback --restore-data` overriding the run's setting.
-    pub fn set_restore_data(&mut self, restore: RestoreData) -> Result<(), JournalError> {
-        self.run.settings.restore_data = restore;
+    /// The run's options, changed by `xzup resume` or `xzup rollback` for the rest of it.
+    pub fn set_settings(&mut self, settings: RunSettings) -> Result<(), JournalError> {
+        self.run.settings = settings;
         self.save()
     }
 

@@ -267,6 +267,17 @@ pub enum RestoreData {
     Never,
 }
 
+impl RestoreData {
+    /// The name on the command line: `auto`, `always`, `never`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RestoreData::Auto => "auto",
+            RestoreData::Always => "always",
+            RestoreData::Never => "never",
+        }
+    }
+}
+
 /// Where and how the run writes its backup (resume redoes an interrupted backup).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -281,8 +292,8 @@ pub struct BackupSettings {
 impl Default for BackupSettings {
     fn default() -> Self {
         BackupSettings {
-            dir: PathBuf::from("backups"),
-            level: 6,
+            dir: PathBuf::from(crate::backup::DEFAULT_DIR),
+            level: crate::backup::DEFAULT_LEVEL,
             include: Vec::new(),
             verify: true,
         }
@@ -422,6 +433,15 @@ impl Run {
             .iter()
             .copied()
             .find(|&s| !self.step_status(s).is_some_and(StepStatus::is_complete))
+    }
+
+    /// The compose file a rollback of this run returns to: the one active before an
+    /// upgrade; for a manual rollback, the one it makes active again.
+    pub fn rollback_target(&self) -> Option<&ComposeFileRef> {
+        match self.kind {
+            RunKind::Apply => self.previous_compose.as_ref(),
+            RunKind::Rollback => self.new_compose.as_ref(),
+        }
     }
 
     /// The step that failed, with its error, if one did.

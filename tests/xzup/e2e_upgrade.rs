@@ -48,8 +48,14 @@ fn xzup(stack: &TestStack) -> Xzup {
         .arg_path("--tiers-file", &tiers_file())
 }
 
-/// The same as a child process we can kill, paused at `step` (`XZUP_TEST_PAUSE_AT`).
+/// The same as a child process we can kill, paused at `step` (`XZUP_TEST_PAUSE_AT`, a
+/// hook only a build with the `test-hooks` feature has).
 fn spawn_paused(stack: &TestStack, args: &[&str], step: &str) -> std::process::Child {
+    if !cfg!(feature = "test-hooks") {
+        panic!(
+            "this test pauses xzup at a step: build with `--features test-hooks` (scripts/test.sh does)"
+        );
+    }
     Command::new(env!("CARGO_BIN_EXE_xzup"))
         .current_dir(stack.dir())
         .env("XZUP_COMPOSE", stack.flavour().as_str())
@@ -448,18 +454,31 @@ fn killed_during_backup_and_after_write_compose_then_resumed() {
         stack.dir().join("docker-compose-grow.yml").exists(),
         "written before `up`"
     );
-    let out = xzup(&stack).args(["resume"]).run().success();
+    // An operator resuming after a slow start asks for a longer wait: it applies to the
+    // rest of the run, and the journal says so.
+    let out = xzup(&stack)
+        .args(["resume", "--wait-timeout", "250"])
+        .run()
+        .success();
     assert!(
         out.stdout.contains("Upgraded seed -> grow"),
         "{}",
         out.stdout
     );
+    let note = "xzup resume changed --wait-timeout from 300 to 250 for the rest of the run";
+    assert!(out.stderr.contains(note), "{}", out.stderr);
     assert_on_grow(&stack);
     assert_eq!(stack.checksum_rows(), rows);
     assert_eq!(stack.checksum_uploads(), files);
     let journal = newest_journal(stack.dir()).unwrap();
     assert_eq!(journal["outcome"], "succeeded");
     assert_eq!(journal["backup"]["verified"], true);
+    assert_eq!(journal["settings"]["wait_timeout_secs"], 250);
+    assert_eq!(
+        journal["settings"]["verify_window_secs"], 1,
+        "the run's own"
+    );
+    assert_eq!(journal["warnings"], serde_json::json!([note]));
     let backups: Vec<_> = std::fs::read_dir(stack.dir().join("backups"))
         .unwrap()
         .filter_map(|e| e.ok())

@@ -9,14 +9,33 @@ use crate::fsutil;
 use crate::roles::Role;
 use crate::units::human_bytes;
 
-use super::run::{Ctx, NEW_COPY, StepFailure};
-use super::steps::{archive_path, new_file, previous_file};
+use crate::journal;
+use crate::upgrade::context::{Ctx, NEW_COPY};
+use crate::upgrade::error::StepError;
+use crate::upgrade::step::Step;
 
-pub(super) fn run(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
+pub(super) struct Preflight;
+
+impl Step for Preflight {
+    fn id(&self) -> journal::Step {
+        journal::Step::Preflight
+    }
+
+    /// Preflight only looks: a failure here leaves the stack running as it was.
+    fn changes_nothing(&self) -> bool {
+        true
+    }
+
+    fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+        run(ctx)
+    }
+}
+
+fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
     let force = ctx.run().settings.force;
     let info = ctx.docker.info()?;
-    let (previous_path, previous) = previous_file(ctx)?;
-    let (_, new) = new_file(ctx)?;
+    let (previous_path, previous) = ctx.previous_file()?;
+    let (_, new) = ctx.new_file()?;
 
     // The Compose CLI and the project the running stack belongs to, so that `down` with
     // the old file and `up` with the new one address the same containers.
@@ -63,13 +82,12 @@ pub(super) fn run(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     );
     for check in checks.iter().filter(|c| !c.ok) {
         if check.blocking && !force {
-            return Err(StepFailure(format!(
+            return Err(StepError::failed(format!(
                 "{} (pass --force to try anyway)",
                 check.message
             )));
         }
-        ctx.warn(&check.message)
-            .map_err(|e| StepFailure(e.to_string()))?;
+        ctx.warn(&check.message)?;
     }
 
     // The data paths exist: a db or web bind mount that is missing means the file does
@@ -77,7 +95,7 @@ pub(super) fn run(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     for role in [Role::Db, Role::Web] {
         for mount in previous.bind_mounts(ctx.roles.service(role)) {
             if std::fs::symlink_metadata(&mount.source).is_err() {
-                return Err(StepFailure(format!(
+                return Err(StepError::failed(format!(
                     "the {role} data path `{}` does not exist",
                     mount.source.display()
                 )));
@@ -89,7 +107,7 @@ pub(super) fn run(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     let settings = ctx.run().settings.backup.clone();
     let paths = backup::default_paths(&previous, &ctx.roles, &ctx.dir, &settings.include);
     let data: u64 = paths.iter().map(|p| fsutil::disk_usage(&ctx.abs(p))).sum();
-    let archive = archive_path(ctx);
+    let archive = ctx.archive_path();
     let backup_dir = fsutil::parent_dir(&archive).to_path_buf();
     let probe = backup_dir
         .ancestors()
@@ -110,7 +128,7 @@ pub(super) fn run(ctx: &mut Ctx<'_>) -> Result<String, StepFailure> {
     let mut pulled = String::new();
     if !missing.is_empty() {
         if !ctx.run().settings.pull {
-            return Err(StepFailure(format!(
+            return Err(StepError::failed(format!(
                 "image(s) not present locally: {} (pass --pull to pull them before the stack goes down)",
                 missing.join(", ")
             )));

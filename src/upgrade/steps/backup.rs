@@ -1,0 +1,104 @@
+//! `backup`: a verified archive of the db and web data, `data/` and the compose files,
+//! named after the run's start (so a redo after a crash writes the same name). An archive
+//! a previous attempt finished is kept when it verifies; a half-written one is discarded.
+
+use std::path::{Path, PathBuf};
+
+use crate::backup::{self, BackupRequest};
+use crate::fsutil;
+use crate::journal::{self, BackupRef};
+use crate::units::human_bytes;
+use crate::upgrade::context::Ctx;
+use crate::upgrade::error::StepError;
+use crate::upgrade::observer::ObserverProgress;
+use crate::upgrade::step::Step;
+
+pub(super) struct Backup;
+
+impl Step for Backup {
+    fn id(&self) -> journal::Step {
+        journal::Step::Backup
+    }
+
+    fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+        let out = ctx.archive_path();
+        let partial = PathBuf::from(format!("{}.partial", out.display()));
+        if partial.exists() {
+            // Our own half-written archive from an interrupted attempt: not data.
+            std::fs::remove_file(&partial)?;
+            ctx.observer
+                .warning(&format!("discarded the half-written {}", partial.display()));
+        }
+        if out.exists() {
+            match backup::verify(&out) {
+                Ok(_) => {
+                    let size = std::fs::metadata(&out)?.len();
+                    record_backup(ctx, &out, size, true)?;
+                    return Ok(format!(
+                        "{} ({}, verified; written before the interruption)",
+                        ctx.rel(&out),
+                        human_bytes(size)
+                    ));
+                }
+                Err(_) => {
+                    if let Some(moved) = fsutil::quarantine(&out)? {
+                        ctx.observer.warning(&format!(
+                            "an unverifiable archive was kept aside as {}",
+                            moved.display()
+                        ));
+                    }
+                }
+            }
+        }
+        // The backup dir is owner-only (0700), as `xzup backup` makes it.
+        fsutil::ensure_private_dir(fsutil::parent_dir(&out))?;
+        let (_, previous) = ctx.previous_file()?;
+        let settings = ctx.run().settings.backup.clone();
+        let selection = backup::default_paths(&previous, &ctx.roles, &ctx.dir, &settings.include);
+        let request = BackupRequest {
+            root: ctx.dir.clone(),
+            paths: selection,
+            out: out.clone(),
+            level: settings.level,
+            threads: 0,
+            verify: settings.verify,
+            compose_sha256: ctx
+                .run()
+                .previous_compose
+                .as_ref()
+                .map(|f| f.sha256.clone()),
+            tool: backup::TOOL.to_string(),
+        };
+        let report = backup::create(&request, &mut ObserverProgress(&mut *ctx.observer))?;
+        record_backup(ctx, &out, report.archive_bytes, report.verified)?;
+        if !report.verified {
+            ctx.warn("the backup was not read back against its manifest (--no-verify)")?;
+        }
+        Ok(format!(
+            "{} ({} of data -> {}{})",
+            ctx.rel(&out),
+            human_bytes(report.data_bytes),
+            human_bytes(report.archive_bytes),
+            if report.verified {
+                ", verified"
+            } else {
+                ", NOT verified"
+            }
+        ))
+    }
+}
+
+fn record_backup(
+    ctx: &mut Ctx<'_>,
+    out: &Path,
+    size: u64,
+    verified: bool,
+) -> Result<(), StepError> {
+    ctx.journal.set_backup(BackupRef {
+        path: journal::relative_to(&ctx.dir, out),
+        size,
+        sha256: None,
+        verified,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The steps of a run, one file each, and the sequences they make up.
+//!
+//! Every step is a unit struct implementing [`Step`](super::step::Step): its journal name, its work, and what
+//! a failure of it means. A new step is a file here, its name in [`journal::Step`], and a
+//! line in a sequence below; a new strategy is a new [`Sequence`]. Steps share only
+//! [`stack`] (stopped? healthy?) and [`targets`] (the files a rollback moves between).
+//!
+//! [`journal::Step`]: crate::journal::Step
+
+mod backup;
+mod commit;
+mod down;
+mod preflight;
+mod rollback_activate;
+mod rollback_check;
+mod rollback_down;
+mod rollback_restore_data;
+mod rollback_up;
+mod stack;
+mod targets;
+mod up;
+mod verify;
+mod write_compose;
+
+use super::step::Sequence;
+
+/// How xzup upgrades: check, stop, back up, write, start, verify, commit; and the way back.
+pub(super) const STANDARD: Sequence<'static> = Sequence {
+    apply: &[
+        &preflight::Preflight,
+        &down::Down,
+        &backup::Backup,
+        &write_compose::WriteCompose,
+        &up::Up,
+        &verify::Verify,
+        &commit::Commit,
+    ],
+    rollback: &[
+        &rollback_down::RollbackDown,
+        &rollback_restore_data::RollbackRestoreData,
+        &rollback_activate::RollbackActivate,
+        &rollback_up::RollbackUp,
+        &rollback_check::RollbackCheck,
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal;
+    use crate::upgrade::step::Step;
+
+    fn ids(steps: &[&dyn Step]) -> Vec<journal::Step> {
+        steps.iter().map(|s| s.id()).collect()
+    }
+
+    /// The journal reads where a run stands (`xzup status`) from its own lists of steps:
+    /// they must be the order the loop walks.
+    #[test]
+    fn the_standard_sequence_is_the_journals_order() {
+        assert_eq!(ids(STANDARD.apply), journal::Step::APPLY);
+        assert_eq!(ids(STANDARD.rollback), journal::Step::ROLLBACK);
+    }
+
+    #[test]
+    fn only_preflight_changes_nothing() {
+        let quiet: Vec<_> = STANDARD
+            .apply
+            .iter()
+            .chain(STANDARD.rollback)
+            .filter(|s| s.changes_nothing())
+            .map(|s| s.id())
+            .collect();
+        assert_eq!(quiet, [journal::Step::Preflight]);
+    }
+
+    #[test]
+    fn each_rollback_step_names_the_state_it_leaves() {
+        let states: Vec<_> = STANDARD
+            .rollback
+            .iter()
+            .map(|s| s.state_if_failed())
+            .collect();
+        assert_eq!(
+            states,
+            [
+                "the new stack may still run",
+                "the stack is down and the data was not restored (what stood there is unchanged or kept aside as *.xzup-quarantine-*)",
+                "the stack is down",
+                "the stack is down",
+                "the old stack was started but is not healthy",
+            ]
+        );
+    }
+}

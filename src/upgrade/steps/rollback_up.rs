@@ -1,0 +1,31 @@
+//! `rollback-up`: `up -d` with the file to return to.
+
+use crate::journal;
+use crate::upgrade::context::Ctx;
+use crate::upgrade::error::StepError;
+use crate::upgrade::step::Step;
+
+use super::targets::{stack_was_stopped, targets};
+
+pub(super) struct RollbackUp;
+
+impl Step for RollbackUp {
+    fn id(&self) -> journal::Step {
+        journal::Step::RollbackUp
+    }
+
+    fn state_if_failed(&self) -> &'static str {
+        "the stack is down"
+    }
+
+    fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+        if !stack_was_stopped(ctx) {
+            return Ok("not needed: the stack was never stopped".into());
+        }
+        let t = targets(ctx)?;
+        let compose = ctx.compose(&t.back_to)?;
+        ctx.observer.waiting("starting the old stack");
+        compose.up()?;
+        Ok(format!("started with {}", ctx.rel(&t.back_to)))
+    }
+}

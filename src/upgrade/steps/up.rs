@@ -1,0 +1,26 @@
+//! `up`: `up -d` with the new file, then waits until every service runs and is healthy
+//! (`--wait-timeout`).
+
+use crate::journal;
+use crate::upgrade::context::Ctx;
+use crate::upgrade::error::StepError;
+use crate::upgrade::step::Step;
+
+use super::stack::wait_healthy;
+
+pub(super) struct Up;
+
+impl Step for Up {
+    fn id(&self) -> journal::Step {
+        journal::Step::Up
+    }
+
+    fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+        let (path, _) = ctx.new_file()?;
+        let compose = ctx.compose(&path)?;
+        ctx.observer
+            .waiting("starting the stack and waiting for it to be healthy");
+        compose.up()?;
+        wait_healthy(ctx, &compose)
+    }
+}

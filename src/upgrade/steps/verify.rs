@@ -1,0 +1,74 @@
+//! `verify`: what the new file says, checked against the running containers — limits and
+//! reservations, MySQL and Redis variables, `docker stats` over `--verify-window`.
+
+use std::time::Duration;
+
+use crate::journal;
+use crate::roles::Role;
+use crate::upgrade::context::Ctx;
+use crate::upgrade::error::StepError;
+use crate::upgrade::step::Step;
+use crate::verify::{self, Expectation};
+
+pub(super) struct Verify;
+
+impl Step for Verify {
+    fn id(&self) -> journal::Step {
+        journal::Step::Verify
+    }
+
+    fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+        let (_, new) = ctx.new_file()?;
+        let observed = new.observe(&ctx.roles)?;
+        let services = Role::ALL
+            .iter()
+            .map(|role| {
+                let service = ctx.roles.service(*role).to_string();
+                let resources = observed.services.get(role).cloned().unwrap_or_default();
+                (*role, (service, resources))
+            })
+            .collect();
+        let password = new
+            .environment(ctx.roles.service(Role::Db))
+            .get("MYSQL_ROOT_PASSWORD")
+            .cloned();
+        let expect = Expectation {
+            services,
+            mysql: observed.mysql.clone(),
+            redis: observed.redis.clone(),
+            mysql_root_password: password,
+        };
+        let settings = ctx.run().settings.clone();
+        let project = ctx.run().project.clone().unwrap_or_default();
+        ctx.observer.waiting(&format!(
+            "checking limits and settings, sampling docker stats for {}s",
+            settings.verify_window_secs
+        ));
+        let report = verify::verify(
+            &ctx.docker,
+            &project,
+            &expect,
+            Duration::from_secs(settings.verify_window_secs),
+            settings.strict,
+            &ctx.stop_requested,
+        )?;
+        for warning in &report.warnings {
+            ctx.warn(warning)?;
+        }
+        if !report.failures.is_empty() {
+            return Err(StepError::failed(report.failures.join("; ")));
+        }
+        let (cpu, mem) = report
+            .peaks
+            .values()
+            .fold((0.0f64, 0.0f64), |(c, m), (pc, pm)| {
+                (c.max(*pc), m.max(*pm))
+            });
+        Ok(format!(
+            "{} match; peak CPU {:.0}% and memory {:.0}% of a limit",
+            report.passed.join(", "),
+            cpu * 100.0,
+            mem * 100.0
+        ))
+    }
+}
