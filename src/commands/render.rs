@@ -9,8 +9,9 @@ use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::fsutil;
-use crate::plan::{redact, target_file_name};
+use crate::plan::target_file_name;
 use crate::printer::Printer;
+use crate::secrets::{MASK, Redactor};
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
@@ -36,9 +37,9 @@ pub(crate) fn run(
     }
 
     let Some(path) = out_path else {
-        printer.out_raw(&redact(&rendered, &compose.secrets()));
+        printer.out_raw(&Redactor::new(compose.secrets()).redact(&rendered));
         if !compose.secrets().is_empty() {
-            printer.info("note: secrets from `environment:` are shown as ******** on stdout; write the file with `-o FILE`");
+            printer.info(format_args!("note: secrets from `environment:` are shown as {MASK} on stdout; write the file with `-o FILE`"));
         }
         return Ok(ExitStatus::Success);
     };
