@@ -24,6 +24,7 @@ use crate::printer::{ColorChoice, Format, Printer, Verbosity};
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitStatus {
     let printer = printer_for(&cli.global);
+    printer.show_core_log();
     let opts = deployment_options(&cli.global);
     let result = match &cli.command {
         Command::Tiers => tiers::run(&opts, &printer),
@@ -39,9 +40,26 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Backups(args) => backups::run(&opts, &printer, args),
         Command::Restore(args) => restore::run(&opts, &printer, args),
     };
-    match result {
+    let status = match result {
         Ok(status) => status,
         Err(err) => report(&printer, &err),
+    };
+    output_failure(&printer, status)
+}
+
+/// The status once the output is accounted for. A closed stdout (`| head`) is no error;
+/// any other failure to write the result (a full disk) is, when the command succeeded.
+fn output_failure(printer: &Printer, status: ExitStatus) -> ExitStatus {
+    let Some(e) = printer.stdout_error() else {
+        return status;
+    };
+    printer.error(
+        format_args!("the command ran to its end, but writing its output to stdout failed: {e}"),
+        None,
+    );
+    match status {
+        ExitStatus::Success | ExitStatus::Changes => ExitStatus::Failure,
+        other => other,
     }
 }
 

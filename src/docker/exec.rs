@@ -102,6 +102,9 @@ pub(crate) fn run_unchecked(
     if let Some(dir) = &inv.dir {
         expr = expr.dir(dir);
     }
+    // `--verbose` shows each command as it starts (the printer shows these records).
+    log::debug!("$ {}", command_line(redactor, inv));
+    let started = std::time::Instant::now();
     let handle = start(&expr).map_err(|source| start_error(inv, redactor, source))?;
     let output = match handle.wait_timeout(inv.timeout) {
         Ok(Some(output)) => output,
@@ -119,11 +122,19 @@ pub(crate) fn run_unchecked(
             });
         }
     };
-    Ok(Finished {
+    let finished = Finished {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    })
+    };
+    if !finished.success() {
+        log::debug!(
+            "  {} after {:.1}s",
+            super::exit_text(finished.code),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(finished)
 }
 
 /// Starts `expr`, retrying briefly on ETXTBSY: a program written just before (a test's
@@ -181,18 +192,34 @@ fn kill_group(handle: &duct::Handle) {
 pub(crate) fn failure(inv: &Invocation, redactor: &Redactor, finished: &Finished) -> DockerError {
     let stderr = redactor.redact(&strip_ansi(&finished.stderr));
     let command = command_line(redactor, inv);
-    if engine_unreachable(&stderr) {
-        return DockerError::EngineDown {
+    let err = if engine_unreachable(&stderr) {
+        DockerError::EngineDown {
             command,
             reason: engine_reason(&stderr),
-        };
+        }
+    } else {
+        DockerError::Failed {
+            command,
+            code: finished.code,
+            reason: engine_reason(&stderr),
+            stderr_tail: tail(&stderr, STDERR_TAIL_LINES),
+        }
+    };
+    // The error names the engine's reason; `--verbose` shows the tail it came from.
+    if let Some(tail) = err.stderr_tail() {
+        log::debug!("{}", stderr_block(tail));
     }
-    DockerError::Failed {
-        command,
-        code: finished.code,
-        reason: engine_reason(&stderr),
-        stderr_tail: tail(&stderr, STDERR_TAIL_LINES),
+    err
+}
+
+/// The stderr tail of a failed command, indented under its `$ command` line.
+fn stderr_block(tail: &str) -> String {
+    let mut block = String::from("  stderr:");
+    for line in tail.lines() {
+        block.push_str("\n    ");
+        block.push_str(line);
     }
+    block
 }
 
 /// Whether stderr says the engine did not answer (docker CLI, Compose v2 and v1 wordings).
@@ -437,6 +464,11 @@ mod tests {
             strip_ansi("\u{1b}[31mERROR\u{1b}[0m: x\u{1b}[2K"),
             "ERROR: x"
         );
+    }
+
+    #[test]
+    fn a_failures_stderr_is_indented_under_its_command() {
+        assert_eq!(stderr_block("a\nb"), "  stderr:\n    a\n    b");
     }
 
     #[test]
