@@ -1,5 +1,7 @@
 //! One file per subcommand. Each is a thin function: resolve the arguments, call the
-//! core, hand the result to the printer, return an exit status.
+//! core, build its typed report, hand it to the printer (text or `--format json`), return
+//! an exit status. No command file uses another's internals: what several share is here
+//! (argument resolution) or in `run_output.rs` (how runs and long operations look).
 
 mod apply;
 mod backup;
@@ -14,6 +16,8 @@ mod run_output;
 mod status;
 mod tiers;
 mod unlock;
+
+use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, ColorArg, Command, FormatArg, GlobalArgs};
 use crate::deployment::DeploymentOptions;
@@ -96,6 +100,16 @@ fn deployment_options(global: &GlobalArgs) -> DeploymentOptions {
         tiers_file: global.tiers_file.clone(),
         services: global.services.clone(),
     }
+}
+
+/// Resolves a FILE argument against the current directory.
+pub(crate) fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
+}
+
+/// A path for people: relative to the deployment dir when inside it, in backticks.
+pub(crate) fn display(dir: &Path, path: &Path) -> String {
+    format!("`{}`", crate::plan::display_rel(dir, path))
 }
 
 /// The host's size from the Docker engine, when one answers quickly; `None` otherwise

@@ -419,6 +419,47 @@ fn a_full_disk_on_stdout_is_an_error() {
 }
 
 #[test]
+fn render_json_is_one_document_with_secrets_masked() {
+    let dir = deployment("upstream");
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["--format", "json", "render", "--tier", "high"])
+        .run()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["tier"], "high");
+    assert_eq!(doc["action"], "printed");
+    assert_eq!(doc["file"], serde_json::Value::Null);
+    let compose = doc["compose"].as_str().unwrap();
+    assert!(
+        compose.contains("MYSQL_ROOT_PASSWORD=********"),
+        "{compose}"
+    );
+    assert!(!out.stdout.contains("123456"));
+
+    let json_render = || {
+        let out = xzup()
+            .cwd(dir.path())
+            .args([
+                "--format", "json", "render", "--tier", "high", "-o", "out.yml",
+            ])
+            .run()
+            .success();
+        serde_json::from_str::<serde_json::Value>(&out.stdout).expect("one JSON document")
+    };
+    let written = json_render();
+    let path = dir.path().join("out.yml");
+    assert_eq!(
+        written,
+        serde_json::json!({
+            "tier": "high", "action": "written", "file": path,
+            "kept_previous_as": null, "compose": null,
+        })
+    );
+    assert_eq!(json_render()["action"], "up-to-date");
+}
+
+#[test]
 fn verbose_shows_each_docker_command_and_the_stderr_of_a_failed_one() {
     let dir = deployment("upstream");
     let bin = tempfile::tempdir().unwrap();
