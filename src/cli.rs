@@ -48,7 +48,8 @@ pub struct GlobalArgs {
     /// Print only results, warnings and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more detail (e.g. why no Docker engine answered).
+    /// Print more detail: each docker command as it runs (secrets masked), the engine's
+    /// stderr when one fails, why no Docker engine answered.
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }

@@ -80,6 +80,9 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
+            // Ctrl-C during `backup`, `backups verify` or `restore` (an upgrade's own
+            // interruption rolls back and ends as an `UpgradeError`).
+            Error::Backup(crate::backup::BackupError::Interrupted(_)) => ExitStatus::Interrupted,
             Error::Upgrade(e) => e.exit_status(),
             _ => ExitStatus::Failure,
         }

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod plan;
 pub mod printer;
 pub mod roles;
+pub mod secrets;
 pub mod settings;
 pub mod state;
 pub mod tiers;

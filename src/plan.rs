@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::compose::{ComposeError, ComposeFile};
 use crate::host::{Fit, HostCheck, Needs};
 use crate::roles::{Role, RoleMap};
+use crate::secrets::Redactor;
 use crate::settings::{Observed, Target};
 use crate::tiers::{Catalog, Classification, Tier};
 use crate::units::{Memory, human_bytes};
@@ -88,21 +89,6 @@ pub fn target_file_name(tier: &str) -> String {
     format!("docker-compose-{tier}.yml")
 }
 
-/// What replaces a secret wherever xzup shows text from a compose file.
-pub const REDACTED: &str = "********";
-
-/// Replaces every secret in `text` with [`REDACTED`].
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    // Longest first, so a secret that contains another is replaced whole.
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in sorted {
-        out = out.replace(secret.as_str(), REDACTED);
-    }
-    out
-}
-
 /// Computes the plan. Changes nothing.
 pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     let compose = input.compose;
@@ -121,11 +107,12 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     let to = input.catalog.classify(&observed_after, &Role::ALL);
     let changes = rendered != compose.text;
 
-    let secrets = compose.secrets();
-    let diff = redact(
-        &unified_diff(&compose.text, &rendered, &compose.path, &target_path),
-        &secrets,
-    );
+    let diff = Redactor::new(compose.secrets()).redact(&unified_diff(
+        &compose.text,
+        &rendered,
+        &compose.path,
+        &target_path,
+    ));
     let settings = setting_changes(input.roles, &observed, &observed_after, &target);
     let host_checks = input
         .host
@@ -327,15 +314,6 @@ pub fn host_checks(host: HostFacts, observed: &Observed) -> Vec<HostCheck> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_replaces_longest_first() {
-        let secrets = vec!["123".to_string(), "123456".to_string()];
-        assert_eq!(
-            redact("pw=123456 x=123", &secrets),
-            "pw=******** x=********"
-        );
-    }
 
     #[test]
     fn target_name() {

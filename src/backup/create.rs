@@ -128,7 +128,11 @@ pub fn create(
         let write_seconds = started.elapsed().as_secs_f64();
         let verify_seconds = if request.verify {
             let t = Instant::now();
-            let read = verify::verify_with_progress(&partial, progress)?;
+            let read = verify::verify_with_progress(&partial, progress).map_err(|e| match e {
+                // Stopped while reading back the new archive: the backup is what stopped.
+                BackupError::Interrupted(_) => BackupError::Interrupted(Phase::Write),
+                e => e,
+            })?;
             if read != manifest {
                 return Err(BackupError::BadManifest {
                     path: partial.clone(),
@@ -249,8 +253,8 @@ fn write_archive(
     progress.phase(Phase::Write, manifest.data_bytes);
     let mut buf = vec![0u8; READ_CHUNK];
     for entry in &mut manifest.entries {
-        if crate::interrupt::requested() {
-            return Err(BackupError::Interrupted);
+        if progress.stop_requested() {
+            return Err(BackupError::Interrupted(Phase::Write));
         }
         format::write_header(&mut gz, entry).map_err(|e| gz.error(partial, e))?;
         if entry.kind != EntryKind::File {
@@ -345,6 +349,10 @@ pub(super) fn copy_file(
             .map_err(|e| out.error(partial, e))?;
         left -= n as u64;
         progress.advance(n as u64);
+        // Between chunks too: an InnoDB file can take minutes on its own.
+        if progress.stop_requested() {
+            return Err(BackupError::Interrupted(Phase::Write));
+        }
     }
     // One more read: a file that grew after the check would be cut short in the archive.
     match file.read(&mut buf[..1]) {

@@ -57,6 +57,7 @@
 mod catalog;
 mod create;
 mod format;
+mod live;
 mod manifest;
 mod paths;
 mod restore;
@@ -72,6 +73,7 @@ pub use catalog::{
     BackupInfo, PruneReport, Pruned, Verification, is_verified, list, prune, record_verified,
 };
 pub use create::{BackupReport, BackupRequest, check_space, create, estimate_archive_bytes};
+pub use live::{RunningServices, running_data_services};
 pub use manifest::{Entry, EntryKind, MANIFEST_PATH, Manifest, SkipReason, Skipped};
 pub use paths::{PathNote, PathSelection, default_paths, default_selection, select_paths};
 pub use restore::{Quarantined, RestoreReport, restore};
@@ -131,10 +133,15 @@ impl Phase {
 }
 
 /// Receives progress from the core, which never prints: a phase with its byte total, then
-/// the bytes of file data done in it.
+/// the bytes of file data done in it. The core also asks it, between files and between
+/// chunks, whether to stop: by default when the operator pressed Ctrl-C
+/// ([`crate::interrupt`]), which a caller that must not be stopped can answer otherwise.
 pub trait ProgressSink {
     fn phase(&mut self, phase: Phase, total_bytes: u64);
     fn advance(&mut self, bytes: u64);
+    fn stop_requested(&self) -> bool {
+        crate::interrupt::requested()
+    }
 }
 
 /// Progress nobody watches.
@@ -208,8 +215,9 @@ pub enum BackupError {
     BadSource { path: PathBuf, reason: String },
     #[error("`{}` already exists", path.display())]
     OutputExists { path: PathBuf },
-    #[error("the backup was interrupted; the unfinished archive was removed")]
-    Interrupted,
+    /// Ctrl-C: the operation stopped, and removed what it had written.
+    #[error("{}", interrupted_text(*.0))]
+    Interrupted(Phase),
     #[error("gzip level {0} is out of range (1 to 9)")]
     BadLevel(u32),
     #[error("compressing into `{}` failed: {detail}", path.display())]
@@ -268,6 +276,16 @@ fn at_member(at: &Option<String>) -> String {
     }
 }
 
+fn interrupted_text(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Write => "the backup was interrupted; the unfinished archive was removed",
+        Phase::Verify => "the verification was interrupted; the archive was not changed",
+        Phase::Restore => {
+            "the restore was interrupted before anything at the target changed; what it had extracted was removed"
+        }
+    }
+}
+
 fn undo_note(undone: &bool) -> &'static str {
     if *undone {
         "; the paths already swapped were put back"
@@ -306,7 +324,7 @@ impl BackupError {
                 "back up paths that exist inside the deployment dir (`--include PATH`), and write the archive outside them (`--out FILE`)".into()
             }
             BackupError::OutputExists { .. } => "choose another name with `--out FILE`".into(),
-            BackupError::Interrupted => "run the backup again".into(),
+            BackupError::Interrupted(_) => "run the same command again to do it".into(),
             BackupError::BadLevel(_) => "pass `--level` between 1 (fast) and 9 (small)".into(),
             BackupError::Compress { .. } => return None,
             BackupError::NotABackup { .. } => {

@@ -401,6 +401,121 @@ fn progress_reports_phases_and_every_byte() {
     assert_eq!(record.1["verify"], total);
 }
 
+/// Progress that asks the core to stop once `after` bytes are done (a Ctrl-C, without the
+/// signal).
+struct StopAfter {
+    after: u64,
+    done: u64,
+    phases: Vec<Phase>,
+}
+
+impl StopAfter {
+    fn new(after: u64) -> StopAfter {
+        StopAfter {
+            after,
+            done: 0,
+            phases: Vec::new(),
+        }
+    }
+}
+
+impl ProgressSink for StopAfter {
+    fn phase(&mut self, phase: Phase, _total: u64) {
+        self.phases.push(phase);
+    }
+    fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+    }
+    fn stop_requested(&self) -> bool {
+        self.done >= self.after
+    }
+}
+
+/// A deployment holding one 1 MiB file (four read chunks), and a request to back it up.
+fn one_big_file(dir: &Path) -> BackupRequest {
+    let root = dir.join("d");
+    fs::create_dir_all(root.join("mysql/data")).unwrap();
+    let pages: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    fs::write(root.join("mysql/data/ibdata1"), pages).unwrap();
+    BackupRequest {
+        paths: vec!["mysql/data".into()],
+        ..request(&root, &root.join("b/x.tar.gz"))
+    }
+}
+
+#[test]
+fn an_interrupted_backup_stops_mid_file_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = one_big_file(dir.path());
+    // Stopped inside the file: the check runs between chunks, not only between files.
+    let mut stop = StopAfter::new(1);
+    let err = create(&req, &mut stop).unwrap_err();
+    assert!(
+        matches!(err, BackupError::Interrupted(Phase::Write)),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the backup was interrupted; the unfinished archive was removed"
+    );
+    assert_eq!(stop.done, 256 * 1024, "one chunk of four");
+    let out_dir = req.out.parent().unwrap();
+    assert_eq!(
+        fs::read_dir(out_dir).unwrap().count(),
+        0,
+        "no partial, no archive"
+    );
+
+    // Stopped while the new archive is read back: the backup is what stopped.
+    let mut stop = StopAfter::new((1 << 20) + 1);
+    let err = create(&req, &mut stop).unwrap_err();
+    assert!(
+        matches!(err, BackupError::Interrupted(Phase::Write)),
+        "{err}"
+    );
+    assert_eq!(stop.phases, [Phase::Write, Phase::Verify]);
+    assert!(
+        stop.done < 2 << 20,
+        "stopped inside the file again: {}",
+        stop.done
+    );
+    assert_eq!(
+        fs::read_dir(out_dir).unwrap().count(),
+        0,
+        "no partial, no archive"
+    );
+}
+
+#[test]
+fn an_interrupted_restore_changes_nothing_at_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = one_big_file(dir.path());
+    create(&req, &mut NoProgress).unwrap();
+    fs::write(req.root.join("mysql/data/ibdata1"), "changed since").unwrap();
+    let before = snapshot(&req.root);
+    let mut stop = StopAfter::new(1);
+    let err = restore(&req.out, &req.root, "t1", &mut stop).unwrap_err();
+    assert!(
+        matches!(err, BackupError::Interrupted(Phase::Restore)),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the restore was interrupted before anything at the target changed"),
+        "{err}"
+    );
+    assert!(
+        stop.done < 1 << 20,
+        "stopped inside the file: {}",
+        stop.done
+    );
+    assert_eq!(
+        snapshot(&req.root),
+        before,
+        "the target is untouched, the staging dir gone"
+    );
+}
+
 #[test]
 fn check_space_names_what_is_needed() {
     check_space(Path::new("/b"), 100, 100).unwrap();

@@ -119,8 +119,8 @@ pub(crate) fn read_archive(
     let mut last = MANIFEST_PATH.to_string();
     let mut buf = vec![0u8; CHUNK];
     for item in entries {
-        if crate::interrupt::requested() {
-            return Err(BackupError::Interrupted);
+        if progress.stop_requested() {
+            return Err(BackupError::Interrupted(phase));
         }
         let mut member = item.map_err(|e| corrupt(&last, e))?;
         let raw = member.path_bytes().into_owned();
@@ -188,6 +188,9 @@ pub(crate) fn read_archive(
                     sink.file_data(&buf[..n])?;
                     read += n as u64;
                     progress.advance(n as u64);
+                    if progress.stop_requested() {
+                        return Err(BackupError::Interrupted(phase));
+                    }
                 }
                 if read != entry.size {
                     return Err(corrupt(

@@ -1,16 +1,19 @@
 //! `xzup backup`: one verified archive of the deployment's data (see [`crate::backup`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::backup::{self, BackupReport, BackupRequest, PathNote, Phase, ProgressSink};
+use crate::backup::{self, BackupReport, BackupRequest, PathNote};
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::fsutil;
-use crate::printer::{Printer, Progress, Style};
+use crate::printer::{Printer, Style};
 use crate::units::human_bytes;
+
+use super::display;
+use super::run_output::BarProgress;
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
@@ -54,7 +57,7 @@ pub(crate) fn run(
         .map(|d| deployment.resolve(d))
         .unwrap_or_else(|| deployment.backups_dir());
     let out = match &args.out {
-        Some(out) => std::path::absolute(out).map_err(|e| Error::io("resolve", out, e))?,
+        Some(out) => super::absolute(out)?,
         None => backup_dir.join(backup::archive_name(&chrono::Utc::now())),
     };
     if out.starts_with(&backup_dir) {
@@ -72,17 +75,17 @@ pub(crate) fn run(
         compose_sha256: Some(hex::encode(Sha256::digest(compose.text.as_bytes()))),
         tool: backup::TOOL.to_string(),
     };
-    if let Some(running) = super::restore::running_data_services(printer, &deployment, &compose)
-        && !running.is_empty()
-    {
+    match backup::running_data_services(&deployment.dir, &compose, &deployment.roles) {
         // Not refused: the operator may know better (a db with nothing to write), and a
         // file that changes while it is read still fails the backup.
-        printer.warn(format_args!(
-            "{} running: a datadir copied while mysqld runs is not a consistent backup; \
-             stop the stack first (`docker compose down`), or let `xzup apply` do it",
-            super::restore::are_running(&running)
-        ));
+        Ok(running) if !running.is_empty() => printer.warn(format_args!(
+            "{running}: a datadir copied while mysqld runs is not a consistent backup; \
+             stop the stack first (`docker compose down`), or let `xzup apply` do it"
+        )),
+        Ok(_) => {}
+        Err(e) => printer.debug(format_args!("could not check for running containers: {e}")),
     }
+    crate::interrupt::install();
     let mut progress = BarProgress::new(printer);
     let report = backup::create(&request, &mut progress)?;
     progress.finish();
@@ -108,7 +111,7 @@ fn print_report(printer: &Printer, dir: &Path, report: &BackupReport) {
             .warn("not verified (--no-verify): the archive was not read back against its manifest");
     }
     if printer.is_json() {
-        printer.json(&serde_json::to_value(report).expect("reports serialise"));
+        printer.json(report);
         return;
     }
     let verified = if report.verified {
@@ -128,49 +131,6 @@ fn print_report(printer: &Printer, dir: &Path, report: &BackupReport) {
 }
 
 /// `ratio 3.1` (data bytes per archive byte).
-pub(crate) fn ratio(data: u64, archive: u64) -> String {
+fn ratio(data: u64, archive: u64) -> String {
     format!("ratio {:.1}", data as f64 / archive.max(1) as f64)
-}
-
-/// A path for people: relative to the deployment dir when inside it, in backticks.
-pub(crate) fn display(dir: &Path, path: &Path) -> String {
-    format!("`{}`", crate::plan::display_rel(dir, path))
-}
-
-/// Progress of the core shown through the printer: one bar (or line series) per phase.
-pub(crate) struct BarProgress<'a> {
-    printer: &'a Printer,
-    bar: Option<Progress>,
-}
-
-impl<'a> BarProgress<'a> {
-    pub(crate) fn new(printer: &'a Printer) -> BarProgress<'a> {
-        BarProgress { printer, bar: None }
-    }
-
-    pub(crate) fn finish(mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish();
-        }
-    }
-}
-
-impl ProgressSink for BarProgress<'_> {
-    fn phase(&mut self, phase: Phase, total_bytes: u64) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish();
-        }
-        self.bar = Some(self.printer.progress_bytes(phase.label(), total_bytes));
-    }
-
-    fn advance(&mut self, bytes: u64) {
-        if let Some(bar) = &mut self.bar {
-            bar.inc(bytes);
-        }
-    }
-}
-
-/// Resolves a FILE argument against the current directory.
-pub(crate) fn absolute(path: &Path) -> Result<PathBuf> {
-    std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
 }

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::backup;
 use crate::cli::{BackupDirArg, BackupsCommand};
 use crate::deployment::{Deployment, DeploymentOptions};
@@ -11,7 +13,8 @@ use crate::journal::{self, JournalError};
 use crate::printer::{Printer, Style};
 use crate::units::human_bytes;
 
-use super::backup::{BarProgress, absolute, display};
+use super::run_output::BarProgress;
+use super::{absolute, display};
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
@@ -37,7 +40,7 @@ fn list(opts: &DeploymentOptions, printer: &Printer, arg: &BackupDirArg) -> Resu
     let dir = backup_dir(&deployment, arg);
     let infos = backup::list(&dir)?;
     if printer.is_json() {
-        printer.json(&serde_json::to_value(&infos).expect("infos serialise"));
+        printer.json(&infos);
         return Ok(ExitStatus::Success);
     }
     let usable: Vec<_> = infos.iter().filter(|i| i.usable()).collect();
@@ -96,8 +99,24 @@ fn list(opts: &DeploymentOptions, printer: &Printer, arg: &BackupDirArg) -> Resu
     Ok(ExitStatus::Success)
 }
 
+/// `backups verify --format json`: the archive and what its manifest holds.
+#[derive(Debug, Serialize)]
+struct VerifyReport<'a> {
+    archive: &'a Path,
+    /// Always true: an archive that does not verify is an error.
+    verified: bool,
+    created: &'a str,
+    tool: &'a str,
+    roots: &'a [String],
+    files: usize,
+    dirs: usize,
+    symlinks: usize,
+    data_bytes: u64,
+}
+
 fn verify(printer: &Printer, file: &Path) -> Result<ExitStatus> {
     let archive = absolute(file)?;
+    crate::interrupt::install();
     let mut progress = BarProgress::new(printer);
     let manifest = backup::verify_with_progress(&archive, &mut progress)?;
     progress.finish();
@@ -106,17 +125,17 @@ fn verify(printer: &Printer, file: &Path) -> Result<ExitStatus> {
     }
     let (files, dirs, symlinks) = manifest.counts();
     if printer.is_json() {
-        printer.json(&serde_json::json!({
-            "archive": archive,
-            "verified": true,
-            "created": manifest.created,
-            "tool": manifest.tool,
-            "roots": manifest.roots,
-            "files": files,
-            "dirs": dirs,
-            "symlinks": symlinks,
-            "data_bytes": manifest.data_bytes,
-        }));
+        printer.json(&VerifyReport {
+            archive: &archive,
+            verified: true,
+            created: &manifest.created,
+            tool: &manifest.tool,
+            roots: &manifest.roots,
+            files,
+            dirs,
+            symlinks,
+            data_bytes: manifest.data_bytes,
+        });
         return Ok(ExitStatus::Success);
     }
     printer.out(format_args!(
@@ -144,7 +163,7 @@ fn prune(
     let protected = referenced_by_runs(printer, &deployment)?;
     let report = backup::prune(&dir, keep, &protected)?;
     if printer.is_json() {
-        printer.json(&serde_json::to_value(&report).expect("reports serialise"));
+        printer.json(&report);
         return Ok(ExitStatus::Success);
     }
     let rel = |p: &Path| display(&deployment.dir, p);

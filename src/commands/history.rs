@@ -2,7 +2,7 @@
 //! what, from which tier to which, how it ended, how long each step and the downtime
 //! took, and the backup. `--format json` prints the journals as one document.
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::Result;
@@ -24,7 +24,7 @@ pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitSta
         .is_some_and(|info| info.held);
 
     if printer.is_json() {
-        printer.json(&to_json(&listing));
+        printer.json(&HistoryReport::new(&listing));
         return Ok(ExitStatus::Success);
     }
     for err in &listing.unreadable {
@@ -56,14 +56,34 @@ pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitSta
     Ok(ExitStatus::Success)
 }
 
-fn to_json(listing: &Listing) -> serde_json::Value {
-    let runs: Vec<&Run> = listing.runs.iter().map(|j| j.run()).collect();
-    let unreadable: Vec<_> = listing
-        .unreadable
-        .iter()
-        .map(|e| json!({ "error": e.to_string(), "hint": e.hint() }))
-        .collect();
-    json!({ "runs": runs, "unreadable": unreadable })
+/// `history --format json`: the runs' journals, newest first, and the journals that could
+/// not be read.
+#[derive(Debug, Serialize)]
+struct HistoryReport<'a> {
+    runs: Vec<&'a Run>,
+    unreadable: Vec<Unreadable>,
+}
+
+#[derive(Debug, Serialize)]
+struct Unreadable {
+    error: String,
+    hint: Option<String>,
+}
+
+impl HistoryReport<'_> {
+    fn new(listing: &Listing) -> HistoryReport<'_> {
+        HistoryReport {
+            runs: listing.runs.iter().map(|j| j.run()).collect(),
+            unreadable: listing
+                .unreadable
+                .iter()
+                .map(|e| Unreadable {
+                    error: e.to_string(),
+                    hint: e.hint(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One run as a block of lines:

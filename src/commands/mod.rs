@@ -1,5 +1,7 @@
 //! One file per subcommand. Each is a thin function: resolve the arguments, call the
-//! core, hand the result to the printer, return an exit status.
+//! core, build its typed report, hand it to the printer (text or `--format json`), return
+//! an exit status. No command file uses another's internals: what several share is here
+//! (argument resolution) or in `run_output.rs` (how runs and long operations look).
 
 mod apply;
 mod backup;
@@ -15,6 +17,8 @@ mod status;
 mod tiers;
 mod unlock;
 
+use std::path::{Path, PathBuf};
+
 use crate::cli::{Cli, ColorArg, Command, FormatArg, GlobalArgs};
 use crate::deployment::DeploymentOptions;
 use crate::error::Error;
@@ -24,6 +28,7 @@ use crate::printer::{ColorChoice, Format, Printer, Verbosity};
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitStatus {
     let printer = printer_for(&cli.global);
+    printer.show_core_log();
     let opts = deployment_options(&cli.global);
     let result = match &cli.command {
         Command::Tiers => tiers::run(&opts, &printer),
@@ -39,9 +44,26 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Backups(args) => backups::run(&opts, &printer, args),
         Command::Restore(args) => restore::run(&opts, &printer, args),
     };
-    match result {
+    let status = match result {
         Ok(status) => status,
         Err(err) => report(&printer, &err),
+    };
+    output_failure(&printer, status)
+}
+
+/// The status once the output is accounted for. A closed stdout (`| head`) is no error;
+/// any other failure to write the result (a full disk) is, when the command succeeded.
+fn output_failure(printer: &Printer, status: ExitStatus) -> ExitStatus {
+    let Some(e) = printer.stdout_error() else {
+        return status;
+    };
+    printer.error(
+        format_args!("the command ran to its end, but writing its output to stdout failed: {e}"),
+        None,
+    );
+    match status {
+        ExitStatus::Success | ExitStatus::Changes => ExitStatus::Failure,
+        other => other,
     }
 }
 
@@ -78,6 +100,16 @@ fn deployment_options(global: &GlobalArgs) -> DeploymentOptions {
         tiers_file: global.tiers_file.clone(),
         services: global.services.clone(),
     }
+}
+
+/// Resolves a FILE argument against the current directory.
+pub(crate) fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
+}
+
+/// A path for people: relative to the deployment dir when inside it, in backticks.
+pub(crate) fn display(dir: &Path, path: &Path) -> String {
+    format!("`{}`", crate::plan::display_rel(dir, path))
 }
 
 /// The host's size from the Docker engine, when one answers quickly; `None` otherwise

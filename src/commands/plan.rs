@@ -102,7 +102,7 @@ pub(crate) fn compute(
 /// Prints the plan: JSON as one document, or the text report.
 pub(crate) fn print(printer: &Printer, plan: &Plan) {
     if printer.is_json() {
-        printer.json(&serde_json::to_value(plan).expect("plan serialises"));
+        printer.json(plan);
         return;
     }
     let rel = |p: &std::path::Path| plan::display_rel(&plan.deployment, p);

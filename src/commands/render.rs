@@ -1,7 +1,11 @@
 //! `xzup render --tier T [--only ROLES] [-o FILE]`: the tier's compose file, on stdout
-//! (secrets redacted) or written atomically to FILE.
+//! (secrets masked) or written atomically to FILE. With `--format json`, stdout holds a
+//! [`RenderReport`] instead: the masked file when printed, what was done when written.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use crate::cli::RenderArgs;
 use crate::compose::ComposeFile;
@@ -9,8 +13,9 @@ use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::fsutil;
-use crate::plan::{redact, target_file_name};
+use crate::plan::target_file_name;
 use crate::printer::Printer;
+use crate::secrets::{MASK, Redactor};
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
@@ -36,9 +41,20 @@ pub(crate) fn run(
     }
 
     let Some(path) = out_path else {
-        printer.out_raw(&redact(&rendered, &compose.secrets()));
+        let shown = Redactor::new(compose.secrets()).redact(&rendered);
+        if printer.is_json() {
+            printer.json(&RenderReport {
+                tier: &tier.name,
+                action: Action::Printed,
+                file: None,
+                kept_previous_as: None,
+                compose: Some(shown),
+            });
+        } else {
+            printer.out_raw(&shown);
+        }
         if !compose.secrets().is_empty() {
-            printer.info("note: secrets from `environment:` are shown as ******** on stdout; write the file with `-o FILE`");
+            printer.info(format_args!("note: secrets from `environment:` are shown as {MASK} on stdout; write the file with `-o FILE`"));
         }
         return Ok(ExitStatus::Success);
     };
@@ -48,11 +64,22 @@ pub(crate) fn run(
             hint: Some("xzup never modifies the source file: pass another `-o FILE`".into()),
         });
     }
+    let report = |action, kept_previous_as| RenderReport {
+        tier: &tier.name,
+        action,
+        file: Some(&path),
+        kept_previous_as,
+        compose: None,
+    };
     if std::fs::read_to_string(&path).is_ok_and(|old| old == rendered) {
         printer.info(format_args!("{} is up to date", path.display()));
+        if printer.is_json() {
+            printer.json(&report(Action::UpToDate, None));
+        }
         return Ok(ExitStatus::Success);
     }
-    if let Some(moved) = fsutil::quarantine(&path).map_err(|e| Error::io("move aside", &path, e))? {
+    let moved = fsutil::quarantine(&path).map_err(|e| Error::io("move aside", &path, e))?;
+    if let Some(moved) = &moved {
         printer.info(format_args!(
             "kept the previous file as {}",
             moved.display()
@@ -68,5 +95,29 @@ pub(crate) fn run(
         path.display(),
         tier.name
     ));
+    if printer.is_json() {
+        printer.json(&report(Action::Written, moved));
+    }
     Ok(ExitStatus::Success)
+}
+
+/// `render --format json`: what was rendered and where it went.
+#[derive(Debug, Serialize)]
+struct RenderReport<'a> {
+    tier: &'a str,
+    action: Action,
+    /// The file written (or already up to date); `None` when printed.
+    file: Option<&'a Path>,
+    /// Where the different file that stood at `file` was moved aside.
+    kept_previous_as: Option<PathBuf>,
+    /// The rendered file, secrets masked; only when printed (`-o FILE` writes them).
+    compose: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Action {
+    Printed,
+    Written,
+    UpToDate,
 }

@@ -2,16 +2,14 @@
 //! stood in the way is moved aside, never deleted (see [`crate::backup::restore`]).
 
 use crate::backup;
-use crate::compose::ComposeFile;
 use crate::deployment::{Deployment, DeploymentOptions};
-use crate::docker::{Compose, Docker};
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::printer::{Printer, Style};
-use crate::roles::Role;
 use crate::units::human_bytes;
 
-use super::backup::{BarProgress, absolute, display};
+use super::run_output::BarProgress;
+use super::{absolute, display};
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
@@ -29,12 +27,11 @@ pub(crate) fn run(
         && deployment.dir == target
         && let Ok(compose) = deployment.compose()
     {
-        match running_data_services(printer, deployment, &compose) {
-            Some(running) if !running.is_empty() => {
+        match backup::running_data_services(&deployment.dir, &compose, &deployment.roles) {
+            Ok(running) if !running.is_empty() => {
                 return Err(Error::Other {
                     message: format!(
-                        "{} running: restoring data under a running service would corrupt it",
-                        are_running(&running)
+                        "{running}: restoring data under a running service would corrupt it"
                     ),
                     hint: Some(format!(
                         "stop the stack first: `docker compose -f {} down`",
@@ -42,10 +39,12 @@ pub(crate) fn run(
                     )),
                 });
             }
-            _ => {}
+            Ok(_) => {}
+            Err(e) => printer.debug(format_args!("could not check for running containers: {e}")),
         }
     }
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    crate::interrupt::install();
     let mut progress = BarProgress::new(printer);
     let report = backup::restore(&archive, &target, &stamp, &mut progress)?;
     progress.finish();
@@ -62,7 +61,7 @@ pub(crate) fn run(
         ));
     }
     if printer.is_json() {
-        printer.json(&serde_json::to_value(&report).expect("reports serialise"));
+        printer.json(&report);
         return Ok(ExitStatus::Success);
     }
     let dir = &report.target;
@@ -83,56 +82,4 @@ pub(crate) fn run(
         ));
     }
     Ok(ExitStatus::Success)
-}
-
-/// The db and web services of the deployment whose containers run (or restart, or are
-/// paused); `None` when no Docker engine answers, so nothing could be checked.
-pub(crate) fn running_data_services(
-    printer: &Printer,
-    deployment: &Deployment,
-    compose: &ComposeFile,
-) -> Option<Vec<String>> {
-    let docker = Docker::new().with_secrets(compose.secrets());
-    let names: Vec<String> = compose.container_names().into_values().collect();
-    let containers = Compose::open(&docker, &deployment.dir, &compose.path, &names)
-        .and_then(|(c, _)| docker.project_containers(c.project()));
-    let containers = match containers {
-        Ok(containers) => containers,
-        Err(e) => {
-            printer.debug(format_args!("could not check for running containers: {e}"));
-            return None;
-        }
-    };
-    // The upstream file pins container names, so the project found by name may be another
-    // checkout's stack: only containers started from this dir count (Compose records it;
-    // one without the record counts, to be safe).
-    let here = std::fs::canonicalize(&deployment.dir).ok();
-    let ours = |c: &crate::docker::ContainerInfo| {
-        c.working_dir
-            .as_deref()
-            .is_none_or(|w| std::fs::canonicalize(w).ok() == here)
-    };
-    let running = [Role::Db, Role::Web]
-        .iter()
-        .map(|role| deployment.roles.service(*role))
-        .filter(|service| {
-            containers.iter().any(|c| {
-                c.service.as_deref() == Some(*service)
-                    && ours(c)
-                    && matches!(c.status.as_str(), "running" | "restarting" | "paused")
-            })
-        })
-        .map(String::from)
-        .collect();
-    Some(running)
-}
-
-/// `` `a` is `` or `` `a`, `b` are ``.
-pub(crate) fn are_running(services: &[String]) -> String {
-    let names = format!("`{}`", services.join("`, `"));
-    if services.len() == 1 {
-        format!("{names} is")
-    } else {
-        format!("{names} are")
-    }
 }

@@ -1,8 +1,10 @@
 //! How a run looks while it happens: one line per step with its duration, a spinner while
-//! waiting, the backup's progress bar, warnings; and the closing summary.
+//! waiting, the backup's progress bar, warnings; and the closing summary. Also the progress
+//! of the long operations outside a run (`backup`, `backups verify`, `restore`).
 
 use std::time::Duration;
 
+use crate::backup::{Phase, ProgressSink};
 use crate::journal::{Outcome, Run, Step};
 use crate::printer::{Printer, Progress, Spinner, Style};
 use crate::upgrade::Observer;
@@ -88,7 +90,7 @@ impl Observer for StepPrinter<'_> {
 /// The closing lines: outcome, downtime, backup, run id. JSON: the journal's record.
 pub(crate) fn summary(printer: &Printer, run: &Run) {
     if printer.is_json() {
-        printer.json(&serde_json::to_value(run).expect("a run serialises"));
+        printer.json(run);
         return;
     }
     let downtime = run.downtime_ms.map_or("unknown".to_string(), |ms| {
@@ -121,5 +123,119 @@ pub(crate) fn summary(printer: &Printer, run: &Run) {
     printer.out(format_args!("  run:      {} (see `xzup history`)", run.id));
     for warning in &run.warnings {
         printer.out(format_args!("  warning:  {warning}"));
+    }
+}
+
+/// Progress of the core's backups and restores, shown through the printer: one bar (or line
+/// series) per phase.
+pub(crate) struct BarProgress<'a> {
+    printer: &'a Printer,
+    bar: Option<Progress>,
+}
+
+impl<'a> BarProgress<'a> {
+    pub(crate) fn new(printer: &'a Printer) -> BarProgress<'a> {
+        BarProgress { printer, bar: None }
+    }
+
+    pub(crate) fn finish(mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+    }
+}
+
+impl ProgressSink for BarProgress<'_> {
+    fn phase(&mut self, phase: Phase, total_bytes: u64) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+        self.bar = Some(self.printer.progress_bytes(phase.label(), total_bytes));
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &mut self.bar {
+            bar.inc(bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::{Captured, Format, Verbosity};
+
+    /// A rollback run as its journal records it.
+    fn rollback_run() -> Run {
+        serde_json::from_value(serde_json::json!({
+            "schema": 1,
+            "id": "20261124-110000-rollback-seed",
+            "kind": "rollback",
+            "xzup_version": "0.1.0",
+            "command": "xzup rollback",
+            "tier_from": "grow",
+            "tier_to": "seed",
+            "backup": { "path": "backups/backup-1.tar.gz", "size": 2048, "sha256": null, "verified": true },
+            "started_at": "2026-11-24T11:00:00.000Z",
+            "finished_at": "2026-11-24T11:00:12.500Z",
+            "steps": [],
+            "outcome": "succeeded",
+            "downtime_ms": 9300,
+            "warnings": ["the web container took 9s to stop"]
+        }))
+        .expect("a journal")
+    }
+
+    #[test]
+    fn summary_says_how_the_run_ended() {
+        let (printer, captured) = Captured::printer(Format::Text, Verbosity::Normal);
+        summary(&printer, &rollback_run());
+        assert_eq!(
+            captured.stdout(),
+            "Rolled back grow -> seed in 12.5s
+  downtime: 9.3s
+  backup:   backups/backup-1.tar.gz (2K, verified)
+  run:      20261124-110000-rollback-seed (see `xzup history`)
+  warning:  the web container took 9s to stop
+"
+        );
+        assert_eq!(captured.stderr(), "");
+    }
+
+    #[test]
+    fn summary_in_json_is_the_run_record() {
+        let (printer, captured) = Captured::printer(Format::Json, Verbosity::Normal);
+        let run = rollback_run();
+        summary(&printer, &run);
+        let doc: serde_json::Value = serde_json::from_str(&captured.stdout()).unwrap();
+        assert_eq!(doc, serde_json::to_value(&run).unwrap());
+    }
+
+    #[test]
+    fn steps_print_one_line_each_on_stderr() {
+        let (printer, captured) = Captured::printer(Format::Text, Verbosity::Normal);
+        let mut steps = StepPrinter::new(&printer);
+        steps.step_started(Step::Down);
+        // Off a terminal the spinner is the `down ...` line; what it waits for is not repeated.
+        steps.waiting("stopping the stack");
+        steps.warning("slow");
+        steps.step_done(
+            Step::Down,
+            Duration::from_millis(1200),
+            "stopped 4 containers",
+        );
+        steps.step_skipped(Step::Backup, "already done");
+        steps.step_failed(Step::Up, Duration::from_secs(3), "boom");
+        drop(steps);
+        assert_eq!(
+            captured.stderr(),
+            "down ...
+warning: slow
+ok      down                      1.2s  stopped 4 containers
+skipped backup                          already done
+FAILED  up                        3.0s  boom
+"
+        );
+        assert_eq!(captured.stdout(), "");
     }
 }

@@ -1,7 +1,9 @@
 //! `xzup status`: the active tier and file, each container against it, the lock, and any
-//! unfinished run.
+//! unfinished run. One [`StatusReport`] is built, then printed as text or as JSON.
 
-use serde_json::json;
+use std::path::PathBuf;
+
+use serde::Serialize;
 
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::docker::{Compose, Docker};
@@ -11,23 +13,76 @@ use crate::journal;
 use crate::lock;
 use crate::printer::{Printer, Style};
 use crate::roles::Role;
+use crate::tiers::Classification;
 use crate::verify;
 
+/// What `status` says, in both formats.
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    deployment: PathBuf,
+    /// The active compose file, relative to the deployment dir.
+    active_file: String,
+    /// Whether xzup activated it (else it was found by the default names).
+    active_file_from_state: bool,
+    tier: Classification,
+    lock: Option<LockReport>,
+    unfinished_run: Option<UnfinishedRun>,
+    /// `project `NAME`, compose v2`; `None` when no Docker engine answers.
+    engine: Option<String>,
+    /// One row per role; empty when no Docker engine answers.
+    containers: Vec<ContainerRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct LockReport {
+    held: bool,
+    /// Who took it (`pid 12 on `host`, `xzup apply`, since …`); `None` when unreadable.
+    record: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct UnfinishedRun {
+    run: String,
+    /// `None` when every step is done and only the end is missing.
+    next_step: Option<&'static str>,
+}
+
+/// One role's container against the active file.
+#[derive(Debug, Serialize)]
+struct ContainerRow {
+    role: Role,
+    service: String,
+    /// `None` when the service has no container.
+    container: Option<String>,
+    /// `running (healthy)`, `exited (code 1)`, `no container`.
+    state: String,
+    matches_file: bool,
+    /// How its limits differ from the file's.
+    problems: Vec<String>,
+}
+
 pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitStatus> {
+    let report = build(printer, opts)?;
+    if printer.is_json() {
+        printer.json(&report);
+    } else {
+        print_text(printer, &report);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
     let deployment = Deployment::open(opts)?;
     let catalog = deployment.catalog()?;
     let compose = deployment.compose()?;
     let observed = compose.observe(&deployment.roles)?;
-    let class = catalog.classify(&observed, &Role::ALL);
-    let file = crate::plan::display_rel(&deployment.dir, &compose.path);
-    let from_state = deployment.state.active_compose.is_some();
     let lock = lock::inspect(&deployment.state_dir())?;
     let unfinished = journal::unfinished(&deployment.state_dir())?;
 
     // Containers, when an engine answers.
     let docker = Docker::new().with_secrets(compose.secrets());
     let mut containers = Vec::new();
-    let mut engine_note = None;
+    let mut engine = None;
     match Compose::open(
         &docker,
         &deployment.dir,
@@ -39,26 +94,32 @@ pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitSta
             for role in Role::ALL {
                 let service = deployment.roles.service(role);
                 let want = observed.services.get(&role).cloned().unwrap_or_default();
-                let row = match running
+                let found = running
                     .iter()
-                    .find(|x| x.service.as_deref() == Some(service))
-                {
+                    .find(|x| x.service.as_deref() == Some(service));
+                containers.push(match found {
                     Some(info) => {
                         let problems = verify::compare_limits(service, &want, info);
-                        json!({
-                            "role": role, "service": service, "container": info.name,
-                            "state": crate::docker::ServiceState::from(info).describe(),
-                            "matches_file": problems.is_empty(), "problems": problems,
-                        })
+                        ContainerRow {
+                            role,
+                            service: service.to_string(),
+                            container: Some(info.name.clone()),
+                            state: crate::docker::ServiceState::from(info).describe(),
+                            matches_file: problems.is_empty(),
+                            problems,
+                        }
                     }
-                    None => json!({
-                        "role": role, "service": service, "container": null,
-                        "state": "no container", "matches_file": false, "problems": [],
-                    }),
-                };
-                containers.push(row);
+                    None => ContainerRow {
+                        role,
+                        service: service.to_string(),
+                        container: None,
+                        state: "no container".to_string(),
+                        matches_file: false,
+                        problems: Vec::new(),
+                    },
+                });
             }
-            engine_note = Some(format!(
+            engine = Some(format!(
                 "project `{}`, compose {}",
                 project.name,
                 c.flavour().as_str()
@@ -67,92 +128,173 @@ pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitSta
         Err(e) => printer.debug(format_args!("no engine: {e}")),
     }
 
-    let lock_json = lock
-        .as_ref()
-        .map(|l| json!({"held": l.held, "record": l.record.as_ref().map(|r| r.describe())}));
-    let unfinished_json = unfinished
-        .as_ref()
-        .map(|j| json!({"run": j.id(), "next_step": j.next_step().map(|s| s.name())}));
-    if printer.is_json() {
-        printer.json(&json!({
-            "deployment": deployment.dir,
-            "active_file": file,
-            "active_file_from_state": from_state,
-            "tier": class,
-            "lock": lock_json,
-            "unfinished_run": unfinished_json,
-            "engine": engine_note,
-            "containers": containers,
-        }));
-        return Ok(ExitStatus::Success);
-    }
+    Ok(StatusReport {
+        active_file: crate::plan::display_rel(&deployment.dir, &compose.path),
+        active_file_from_state: deployment.state.active_compose.is_some(),
+        tier: catalog.classify(&observed, &Role::ALL),
+        lock: lock.map(|l| LockReport {
+            held: l.held,
+            record: l.record.as_ref().map(|r| r.describe()),
+        }),
+        unfinished_run: unfinished.map(|j| UnfinishedRun {
+            run: j.id().to_string(),
+            next_step: j.next_step().map(|s| s.name()),
+        }),
+        engine,
+        containers,
+        deployment: deployment.dir,
+    })
+}
 
-    printer.out(format_args!("Deployment:  {}", deployment.dir.display()));
+fn print_text(printer: &Printer, report: &StatusReport) {
+    printer.out(format_args!("Deployment:  {}", report.deployment.display()));
     printer.out(format_args!(
-        "Active file: {file}{}",
-        if from_state {
+        "Active file: {}{}",
+        report.active_file,
+        if report.active_file_from_state {
             " (activated by xzup)"
         } else {
             ""
         }
     ));
-    printer.out(format_args!("Tier:        {class}"));
-    match &lock {
+    printer.out(format_args!("Tier:        {}", report.tier));
+    match &report.lock {
         Some(l) if l.held => printer.out(format_args!(
             "Lock:        held ({})",
-            l.record
-                .as_ref()
-                .map_or("no record".into(), |r| r.describe())
+            l.record.as_deref().unwrap_or("no record")
         )),
-        Some(l) if l.record.is_some() => printer.out(format_args!(
-            "Lock:        stale ({}); `xzup unlock` clears it",
-            l.record.as_ref().map_or(String::new(), |r| r.describe())
+        Some(LockReport {
+            record: Some(record),
+            ..
+        }) => printer.out(format_args!(
+            "Lock:        stale ({record}); `xzup unlock` clears it"
         )),
         _ => printer.out("Lock:        free"),
     }
-    if let Some(j) = &unfinished {
+    if let Some(j) = &report.unfinished_run {
         printer.out(printer.paint(
             &format!(
                 "Unfinished:  run {} stopped at `{}`: run `xzup resume` or `xzup rollback`",
-                j.id(),
-                j.next_step().map_or("the end", |s| s.name())
+                j.run,
+                j.next_step.unwrap_or("the end")
             ),
             Style::Warn,
         ));
     }
-    match engine_note {
-        Some(note) => {
-            printer.out(format_args!("Containers ({note}):"));
-            for row in &containers {
-                let verdict = if row["matches_file"] == true {
-                    printer.paint("limits match the file", Style::Good)
-                } else if row["container"].is_null() {
-                    String::new()
-                } else {
-                    printer.paint(
-                        &row["problems"]
-                            .as_array()
-                            .map(|p| {
-                                p.iter()
-                                    .filter_map(|v| v.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join("; ")
-                            })
-                            .unwrap_or_default(),
-                        Style::Warn,
-                    )
-                };
-                printer.out(format_args!(
-                    "  {:<7} {:<28} {:<20} {verdict}",
-                    row["role"].as_str().unwrap_or(""),
-                    row["container"]
-                        .as_str()
-                        .unwrap_or(row["service"].as_str().unwrap_or("")),
-                    row["state"].as_str().unwrap_or("")
-                ));
-            }
-        }
-        None => printer.out("Containers:  unknown (no Docker engine answers)"),
+    let Some(engine) = &report.engine else {
+        printer.out("Containers:  unknown (no Docker engine answers)");
+        return;
+    };
+    printer.out(format_args!("Containers ({engine}):"));
+    for row in &report.containers {
+        let verdict = if row.matches_file {
+            printer.paint("limits match the file", Style::Good)
+        } else if row.container.is_none() {
+            String::new()
+        } else {
+            printer.paint(&row.problems.join("; "), Style::Warn)
+        };
+        printer.out(format_args!(
+            "  {:<7} {:<28} {:<20} {verdict}",
+            row.role.name(),
+            row.container.as_deref().unwrap_or(&row.service),
+            row.state
+        ));
     }
-    Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::{Captured, Format, Verbosity};
+
+    fn report() -> StatusReport {
+        StatusReport {
+            deployment: PathBuf::from("/srv/xiaozhi"),
+            active_file: "docker-compose-high.yml".into(),
+            active_file_from_state: true,
+            tier: Classification {
+                tier: "high".into(),
+                per_role: Role::ALL
+                    .iter()
+                    .map(|r| (*r, Some("high".into())))
+                    .collect(),
+            },
+            lock: Some(LockReport {
+                held: false,
+                record: Some("pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05".into()),
+            }),
+            unfinished_run: Some(UnfinishedRun {
+                run: "20260102-030405-apply-high".into(),
+                next_step: Some("up"),
+            }),
+            engine: Some("project `x`, compose v2".into()),
+            containers: vec![
+                ContainerRow {
+                    role: Role::Db,
+                    service: "xiaozhi-esp32-server-db".into(),
+                    container: Some("xiaozhi-esp32-server-db".into()),
+                    state: "running (healthy)".into(),
+                    matches_file: true,
+                    problems: Vec::new(),
+                },
+                ContainerRow {
+                    role: Role::Web,
+                    service: "xiaozhi-esp32-server-web".into(),
+                    container: Some("xiaozhi-esp32-server-web".into()),
+                    state: "running".into(),
+                    matches_file: false,
+                    problems: vec!["a".into(), "b".into()],
+                },
+                ContainerRow {
+                    role: Role::Redis,
+                    service: "xiaozhi-esp32-server-redis".into(),
+                    container: None,
+                    state: "no container".into(),
+                    matches_file: false,
+                    problems: Vec::new(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn text_reads_the_report_not_its_json() {
+        let (printer, captured) = Captured::printer(Format::Text, Verbosity::Normal);
+        print_text(&printer, &report());
+        assert_eq!(
+            captured.stdout(),
+            "Deployment:  /srv/xiaozhi
+Active file: docker-compose-high.yml (activated by xzup)
+Tier:        high
+Lock:        stale (pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05); `xzup unlock` clears it
+Unfinished:  run 20260102-030405-apply-high stopped at `up`: run `xzup resume` or `xzup rollback`
+Containers (project `x`, compose v2):
+  db      xiaozhi-esp32-server-db      running (healthy)    limits match the file
+  web     xiaozhi-esp32-server-web     running              a; b
+  redis   xiaozhi-esp32-server-redis   no container         \n"
+        );
+    }
+
+    #[test]
+    fn json_keeps_its_shape() {
+        let doc = serde_json::to_value(report()).unwrap();
+        assert_eq!(doc["active_file_from_state"], true);
+        assert_eq!(doc["tier"]["tier"], "high");
+        assert_eq!(
+            doc["lock"],
+            serde_json::json!({"held": false, "record": "pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05"})
+        );
+        assert_eq!(
+            doc["unfinished_run"],
+            serde_json::json!({"run": "20260102-030405-apply-high", "next_step": "up"})
+        );
+        assert_eq!(
+            doc["containers"][2],
+            serde_json::json!({
+                "role": "redis", "service": "xiaozhi-esp32-server-redis", "container": null,
+                "state": "no container", "matches_file": false, "problems": [],
+            })
+        );
+    }
 }

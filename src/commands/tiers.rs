@@ -5,7 +5,10 @@
 //! Needs neither a compose file nor a Docker engine: the host's size comes from the OS
 //! (see [`crate::host`]), so the command works anywhere, before anything is deployed.
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
 
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::{Error, Result};
@@ -13,8 +16,9 @@ use crate::exit::ExitStatus;
 use crate::host::{self, Host};
 use crate::printer::{Printer, Style};
 use crate::roles::Role;
-use crate::settings::Allocation;
+use crate::settings::{Allocation, MysqlSettings, RedisSettings};
 use crate::tiers::{Catalog, CatalogSource, Tier};
+use crate::units::Memory;
 
 /// Text output stays within this many columns; wider catalogs are split into blocks.
 const MAX_WIDTH: usize = 100;
@@ -32,7 +36,7 @@ pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitSta
         hint: e.hint(),
     })?;
     if printer.is_json() {
-        printer.json(&to_json(&catalog, &host));
+        printer.json(&TiersReport::new(&catalog, &host));
     } else {
         for line in text(&catalog, &host, printer) {
             printer.out(line);
@@ -254,66 +258,149 @@ fn pad(text: &str, to: usize) -> String {
     format!("{text}{}", " ".repeat(to.saturating_sub(width(text))))
 }
 
-/// The same content as the text report, as one JSON document.
-fn to_json(catalog: &Catalog, host: &Host) -> Value {
-    let source = match &catalog.source {
-        CatalogSource::Embedded => json!({ "kind": "embedded" }),
-        CatalogSource::File(path) => json!({ "kind": "file", "path": path }),
-    };
-    json!({
-        "catalog": {
-            "source": source,
-            "tiers": catalog.tiers.iter().map(|t| tier_json(t, host)).collect::<Vec<_>>(),
-        },
-        "host": {
-            "cpus": host.cpus,
-            "memory": host.memory,
-            "overridden": host.overridden,
-        },
-    })
+/// `tiers --format json`: the same content as the text report.
+#[derive(Debug, Serialize)]
+struct TiersReport<'a> {
+    catalog: CatalogReport<'a>,
+    host: HostReport,
 }
 
-fn tier_json(tier: &Tier, host: &Host) -> Value {
-    let totals = tier.totals();
-    let fit = host.fit(tier);
-    let services: serde_json::Map<String, Value> = PLAN_ORDER
-        .iter()
-        .map(|role| {
-            let r = tier.resources(*role);
-            (
-                role.to_string(),
-                json!({
-                    "limits": alloc_json(&r.limits),
-                    "reservations": alloc_json(&r.reservations),
-                }),
-            )
-        })
-        .collect();
-    json!({
-        "name": tier.name,
-        "label": tier.info.label,
-        "users": tier.info.users,
-        "host_request": { "cpus": tier.info.host_cpus, "memory": tier.info.host_memory },
-        "totals": {
-            "limits": alloc_json(&totals.limits),
-            "reservations": alloc_json(&totals.reservations),
-        },
-        "max_cpus": tier.max_cpus().cores(),
-        "services": services,
-        "mysql": tier.mysql,
-        "redis": tier.redis,
-        "this_host": {
-            "runs": fit.runs,
-            "memory_short": fit.memory_short,
-            "verdict": fit.to_string(),
-        },
-    })
+#[derive(Debug, Serialize)]
+struct CatalogReport<'a> {
+    source: SourceReport<'a>,
+    tiers: Vec<TierReport<'a>>,
+}
+
+/// `{ "kind": "embedded" }` or `{ "kind": "file", "path": … }`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum SourceReport<'a> {
+    Embedded,
+    File { path: &'a Path },
+}
+
+#[derive(Debug, Serialize)]
+struct HostReport {
+    cpus: u32,
+    memory: Option<Memory>,
+    overridden: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct TierReport<'a> {
+    name: &'a str,
+    label: &'a str,
+    users: &'a str,
+    host_request: HostRequest,
+    totals: ResourcesReport,
+    /// The largest cpus limit of any service, in cores.
+    max_cpus: f64,
+    /// By role name.
+    services: BTreeMap<String, ResourcesReport>,
+    mysql: &'a MysqlSettings,
+    redis: &'a RedisSettings,
+    this_host: FitReport,
+}
+
+#[derive(Debug, Serialize)]
+struct HostRequest {
+    cpus: u32,
+    memory: Memory,
+}
+
+#[derive(Debug, Serialize)]
+struct ResourcesReport {
+    limits: AllocationReport,
+    reservations: AllocationReport,
 }
 
 /// `{ "cpus": 4.0, "memory": { "text": "8G", "bytes": 8589934592 } }`: cpus in cores,
 /// not the thousandths [`crate::units::Cpus`] counts in.
-fn alloc_json(a: &Allocation) -> Value {
-    json!({ "cpus": a.cpus.cores(), "memory": a.memory })
+#[derive(Debug, Serialize)]
+struct AllocationReport {
+    cpus: f64,
+    memory: Memory,
+}
+
+#[derive(Debug, Serialize)]
+struct FitReport {
+    runs: bool,
+    memory_short: bool,
+    verdict: String,
+}
+
+impl<'a> TiersReport<'a> {
+    fn new(catalog: &'a Catalog, host: &Host) -> TiersReport<'a> {
+        let source = match &catalog.source {
+            CatalogSource::Embedded => SourceReport::Embedded,
+            CatalogSource::File(path) => SourceReport::File { path },
+        };
+        TiersReport {
+            catalog: CatalogReport {
+                source,
+                tiers: catalog
+                    .tiers
+                    .iter()
+                    .map(|t| TierReport::new(t, host))
+                    .collect(),
+            },
+            host: HostReport {
+                cpus: host.cpus,
+                memory: host.memory.clone(),
+                overridden: host.overridden,
+            },
+        }
+    }
+}
+
+impl<'a> TierReport<'a> {
+    fn new(tier: &'a Tier, host: &Host) -> TierReport<'a> {
+        let fit = host.fit(tier);
+        TierReport {
+            name: &tier.name,
+            label: &tier.info.label,
+            users: &tier.info.users,
+            host_request: HostRequest {
+                cpus: tier.info.host_cpus,
+                memory: tier.info.host_memory.clone(),
+            },
+            totals: {
+                let totals = tier.totals();
+                ResourcesReport::new(&totals.limits, &totals.reservations)
+            },
+            max_cpus: tier.max_cpus().cores(),
+            services: PLAN_ORDER
+                .iter()
+                .map(|role| {
+                    let r = tier.resources(*role);
+                    (
+                        role.to_string(),
+                        ResourcesReport::new(&r.limits, &r.reservations),
+                    )
+                })
+                .collect(),
+            mysql: &tier.mysql,
+            redis: &tier.redis,
+            this_host: FitReport {
+                runs: fit.runs,
+                memory_short: fit.memory_short,
+                verdict: fit.to_string(),
+            },
+        }
+    }
+}
+
+impl ResourcesReport {
+    fn new(limits: &Allocation, reservations: &Allocation) -> ResourcesReport {
+        let alloc = |a: &Allocation| AllocationReport {
+            cpus: a.cpus.cores(),
+            memory: a.memory.clone(),
+        };
+        ResourcesReport {
+            limits: alloc(limits),
+            reservations: alloc(reservations),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -357,7 +444,7 @@ mod tests {
             memory: Some(crate::units::Memory::from_bytes(16 << 30)),
             overridden: true,
         };
-        let doc = to_json(&catalog, &host);
+        let doc = serde_json::to_value(TiersReport::new(&catalog, &host)).unwrap();
         let low = &doc["catalog"]["tiers"][0];
         assert_eq!(low["name"], "low");
         assert_eq!(low["totals"]["limits"]["cpus"], 9.0);

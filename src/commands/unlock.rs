@@ -6,7 +6,7 @@
 //! the lock file. A flock cannot be broken from outside its process: `--force` clears the
 //! record, it does not stop the run, and a new run will no longer wait for it.
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::cli::UnlockArgs;
 use crate::deployment::{Deployment, DeploymentOptions};
@@ -23,12 +23,7 @@ pub(crate) fn run(
     let deployment = Deployment::open(opts)?;
     let unlocked = lock::unlock(&deployment.state_dir(), args.force).map_err(refused)?;
     if printer.is_json() {
-        let (action, record) = match &unlocked {
-            Unlocked::NoLock => ("none", None),
-            Unlocked::ClearedStale(r) => ("cleared-stale", r.as_ref()),
-            Unlocked::RemovedHeld(r) => ("removed-held", r.as_ref()),
-        };
-        printer.json(&json!({ "action": action, "lock": record }));
+        printer.json(&UnlockReport::new(&unlocked));
     } else {
         match &unlocked {
             Unlocked::NoLock => printer.out("no lock: nothing to clear"),
@@ -54,6 +49,32 @@ pub(crate) fn run(
     Ok(ExitStatus::Success)
 }
 
+/// `unlock --format json`: what was done, and the lock record it concerned.
+#[derive(Debug, Serialize)]
+struct UnlockReport<'a> {
+    action: Action,
+    lock: Option<&'a LockRecord>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Action {
+    None,
+    ClearedStale,
+    RemovedHeld,
+}
+
+impl UnlockReport<'_> {
+    fn new(unlocked: &Unlocked) -> UnlockReport<'_> {
+        let (action, lock) = match unlocked {
+            Unlocked::NoLock => (Action::None, None),
+            Unlocked::ClearedStale(r) => (Action::ClearedStale, r.as_ref()),
+            Unlocked::RemovedHeld(r) => (Action::RemovedHeld, r.as_ref()),
+        };
+        UnlockReport { action, lock }
+    }
+}
+
 fn describe(record: Option<&LockRecord>) -> String {
     match record {
         Some(r) => r.describe(),
@@ -74,5 +95,37 @@ fn refused(err: LockError) -> Error {
             }
         }
         LockError::Io { .. } => Error::Lock(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_names_the_action_and_the_record() {
+        let record: LockRecord = serde_json::from_value(serde_json::json!({
+            "pid": 42, "host": "box", "command": "apply",
+            "started_at": "2026-11-25T19:30:00.000Z",
+        }))
+        .unwrap();
+        let cases = [
+            (
+                Unlocked::NoLock,
+                serde_json::json!({"action": "none", "lock": null}),
+            ),
+            (
+                Unlocked::ClearedStale(Some(record.clone())),
+                serde_json::json!({"action": "cleared-stale", "lock": record}),
+            ),
+            (
+                Unlocked::RemovedHeld(None),
+                serde_json::json!({"action": "removed-held", "lock": null}),
+            ),
+        ];
+        for (unlocked, expected) in cases {
+            let doc = serde_json::to_value(UnlockReport::new(&unlocked)).unwrap();
+            assert_eq!(doc, expected);
+        }
     }
 }

@@ -263,18 +263,11 @@ pub(crate) fn environment(doc: &Mapping, name: &str) -> BTreeMap<String, String>
 }
 
 /// Whether an environment variable's name says its value is secret.
-fn secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|word| upper.contains(word))
-}
-
 pub(crate) fn secrets(doc: &Mapping) -> Vec<String> {
     let mut secrets = Vec::new();
     for name in service_names(doc) {
         for (key, value) in environment(doc, &name) {
-            if secret_name(&key) && !value.is_empty() {
+            if crate::secrets::is_secret_name(&key) && !value.is_empty() {
                 // In list form Compose keeps quotes as part of the value
                 // (`- PASSWORD="x"` is `"x"`); hide the inner text too.
                 let inner = value.trim_matches(|c| c == '"' || c == '\'').to_string();

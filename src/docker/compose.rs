@@ -529,9 +529,10 @@ impl Compose {
     /// The command line of a subcommand as it would run, secrets redacted (for dry runs
     /// and journals).
     pub fn command_line(&self, subcommand: &[&str]) -> String {
-        self.docker
-            .redactor()
-            .command_line(&self.invocation(subcommand, Duration::ZERO))
+        exec::command_line(
+            self.docker.redactor(),
+            &self.invocation(subcommand, Duration::ZERO),
+        )
     }
 
     fn invocation(&self, subcommand: &[&str], timeout: Duration) -> Invocation {

@@ -221,7 +221,7 @@ impl Docker {
         let mut redactor = self.redactor.clone();
         redactor.add(
             env.iter()
-                .filter(|(name, _)| exec::looks_secret(name))
+                .filter(|(name, _)| crate::secrets::is_secret_name(name))
                 .map(|(_, v)| *v),
         );
         Ok(exec::run(&inv, &redactor)?.stdout)

@@ -15,13 +15,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::DockerError;
+use crate::secrets::Redactor;
 
 /// How many stderr lines a failure keeps.
 const STDERR_TAIL_LINES: usize = 20;
 /// After SIGTERM on a timeout, how long the group gets before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(3);
-/// What redacted text is replaced with.
-pub const REDACTED: &str = "******";
 
 /// One command to run: program, arguments, extra environment, time limit.
 #[derive(Debug, Clone)]
@@ -103,28 +102,39 @@ pub(crate) fn run_unchecked(
     if let Some(dir) = &inv.dir {
         expr = expr.dir(dir);
     }
+    // `--verbose` shows each command as it starts (the printer shows these records).
+    log::debug!("$ {}", command_line(redactor, inv));
+    let started = std::time::Instant::now();
     let handle = start(&expr).map_err(|source| start_error(inv, redactor, source))?;
     let output = match handle.wait_timeout(inv.timeout) {
         Ok(Some(output)) => output,
         Ok(None) => {
             kill_group(&handle);
             return Err(DockerError::Timeout {
-                command: redactor.command_line(inv),
+                command: command_line(redactor, inv),
                 limit: inv.timeout,
             });
         }
         Err(source) => {
             return Err(DockerError::Spawn {
-                command: redactor.command_line(inv),
+                command: command_line(redactor, inv),
                 source,
             });
         }
     };
-    Ok(Finished {
+    let finished = Finished {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    })
+    };
+    if !finished.success() {
+        log::debug!(
+            "  {} after {:.1}s",
+            super::exit_text(finished.code),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(finished)
 }
 
 /// Starts `expr`, retrying briefly on ETXTBSY: a program written just before (a test's
@@ -149,7 +159,7 @@ fn start_error(inv: &Invocation, redactor: &Redactor, source: io::Error) -> Dock
         }
     } else {
         DockerError::Spawn {
-            command: redactor.command_line(inv),
+            command: command_line(redactor, inv),
             source,
         }
     }
@@ -181,19 +191,35 @@ fn kill_group(handle: &duct::Handle) {
 /// The error for a command that ran and exited non-zero.
 pub(crate) fn failure(inv: &Invocation, redactor: &Redactor, finished: &Finished) -> DockerError {
     let stderr = redactor.redact(&strip_ansi(&finished.stderr));
-    let command = redactor.command_line(inv);
-    if engine_unreachable(&stderr) {
-        return DockerError::EngineDown {
+    let command = command_line(redactor, inv);
+    let err = if engine_unreachable(&stderr) {
+        DockerError::EngineDown {
             command,
             reason: engine_reason(&stderr),
-        };
+        }
+    } else {
+        DockerError::Failed {
+            command,
+            code: finished.code,
+            reason: engine_reason(&stderr),
+            stderr_tail: tail(&stderr, STDERR_TAIL_LINES),
+        }
+    };
+    // The error names the engine's reason; `--verbose` shows the tail it came from.
+    if let Some(tail) = err.stderr_tail() {
+        log::debug!("{}", stderr_block(tail));
     }
-    DockerError::Failed {
-        command,
-        code: finished.code,
-        reason: engine_reason(&stderr),
-        stderr_tail: tail(&stderr, STDERR_TAIL_LINES),
+    err
+}
+
+/// The stderr tail of a failed command, indented under its `$ command` line.
+fn stderr_block(tail: &str) -> String {
+    let mut block = String::from("  stderr:");
+    for line in tail.lines() {
+        block.push_str("\n    ");
+        block.push_str(line);
     }
+    block
 }
 
 /// Whether stderr says the engine did not answer (docker CLI, Compose v2 and v1 wordings).
@@ -296,101 +322,18 @@ pub(crate) fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// Hides secrets in command lines and output before they reach an error message.
-///
-/// It replaces every occurrence of a known secret (the compose file's passwords), and,
-/// whatever the value, the value of `-pPASSWORD` (the mysql client's password option),
-/// `--password=…`, and `NAME=value` when NAME looks secret (`MYSQL_PWD`, `*PASSWORD*`,
-/// `*SECRET*`, `*TOKEN*`, `*KEY*`).
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    /// Longest first, so a secret that contains another is replaced whole.
-    secrets: Vec<String>,
-}
-
-impl Redactor {
-    pub fn new<I, S>(secrets: I) -> Redactor
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut redactor = Redactor::default();
-        redactor.add(secrets);
-        redactor
-    }
-
-    /// Adds more secrets. Empty values are ignored: an empty password hides nothing.
-    pub fn add<I, S>(&mut self, secrets: I)
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        for secret in secrets {
-            let secret = secret.into();
-            if !secret.is_empty() && !self.secrets.contains(&secret) {
-                self.secrets.push(secret);
-            }
-        }
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    }
-
-    /// `text` with every secret replaced.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
-            }
-        }
-        out
-    }
-
-    /// One argument, redacted by its shape and by the known secrets.
-    pub fn redact_arg(&self, arg: &str) -> String {
-        if let Some(value) = arg.strip_prefix("-p")
-            && !value.is_empty()
-            && !arg.starts_with("--")
-        {
-            return format!("-p{REDACTED}");
-        }
-        if let Some((name, _)) = arg.split_once('=')
-            && is_name(name)
-            && looks_secret(name)
-        {
-            return format!("{name}={REDACTED}");
-        }
-        self.redact(arg)
-    }
-
-    /// The command line as a person would type it, secrets redacted, arguments with spaces
-    /// or quotes single-quoted. For messages only; commands never go through a shell.
-    pub(crate) fn command_line(&self, inv: &Invocation) -> String {
-        std::iter::once(inv.program.to_string_lossy().into_owned())
-            .chain(
-                inv.args
-                    .iter()
-                    .map(|a| self.redact_arg(&a.to_string_lossy())),
-            )
-            .map(|a| shell_quote(&a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-/// Whether `text` is an option or variable name (and not, say, a line of SQL).
-fn is_name(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-}
-
-/// Whether an environment variable or option named `name` holds a secret.
-pub fn looks_secret(name: &str) -> bool {
-    let name = name.trim_start_matches('-').to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "PWD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|word| name.contains(word))
+/// The command line as a person would type it, secrets redacted, arguments with spaces or
+/// quotes single-quoted. For messages only; commands never go through a shell.
+pub(crate) fn command_line(redactor: &Redactor, inv: &Invocation) -> String {
+    std::iter::once(inv.program.to_string_lossy().into_owned())
+        .chain(
+            inv.args
+                .iter()
+                .map(|a| redactor.redact_arg(&a.to_string_lossy())),
+        )
+        .map(|a| shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn shell_quote(arg: &str) -> String {
@@ -416,71 +359,46 @@ mod tests {
     #[test]
     fn command_line_redacts_known_secrets_and_password_shapes() {
         let redactor = Redactor::new(["s3cret!", ""]);
-        let line = redactor.command_line(&inv(&[
-            "exec",
-            "-e",
-            "MYSQL_PWD=hunter2",
-            "db",
-            "mysql",
-            "-uroot",
-            "-phunter2",
-            "--password=hunter2",
-            "-e",
-            "SELECT 's3cret!'",
-        ]));
+        let line = command_line(
+            &redactor,
+            &inv(&[
+                "exec",
+                "-e",
+                "MYSQL_PWD=hunter2",
+                "db",
+                "mysql",
+                "-uroot",
+                "-phunter2",
+                "--password=hunter2",
+                "-e",
+                "SELECT 's3cret!'",
+            ]),
+        );
         assert_eq!(
             line,
-            "docker exec -e MYSQL_PWD=****** db mysql -uroot -p****** --password=****** -e 'SELECT '\\''******'\\'''"
+            "docker exec -e MYSQL_PWD=******** db mysql -uroot -p******** --password=******** -e 'SELECT '\\''********'\\'''"
         );
     }
 
     #[test]
     fn compose_project_option_is_not_mistaken_for_a_password() {
         let redactor = Redactor::default();
-        let line = redactor.command_line(&inv(&[
-            "compose",
-            "--project-name=dep",
-            "--project-directory",
-            "/srv/x y",
-            "-p",
-            "up",
-            "-d",
-        ]));
+        let line = command_line(
+            &redactor,
+            &inv(&[
+                "compose",
+                "--project-name=dep",
+                "--project-directory",
+                "/srv/x y",
+                "-p",
+                "up",
+                "-d",
+            ]),
+        );
         assert_eq!(
             line,
             "docker compose --project-name=dep --project-directory '/srv/x y' -p up -d"
         );
-    }
-
-    #[test]
-    fn sql_with_an_equals_sign_is_not_taken_for_an_assignment() {
-        let redactor = Redactor::default();
-        assert_eq!(
-            redactor.redact_arg("CREATE TABLE t (k INT PRIMARY KEY); SELECT * FROM t WHERE k=1"),
-            "CREATE TABLE t (k INT PRIMARY KEY); SELECT * FROM t WHERE k=1"
-        );
-    }
-
-    #[test]
-    fn longer_secret_is_replaced_before_the_shorter_one_inside_it() {
-        let redactor = Redactor::new(["abc", "abcdef"]);
-        assert_eq!(redactor.redact("x abcdef y abc"), "x ****** y ******");
-    }
-
-    #[test]
-    fn secret_names() {
-        for name in [
-            "MYSQL_PWD",
-            "MYSQL_ROOT_PASSWORD",
-            "manager_secret",
-            "API_KEY",
-            "--password",
-        ] {
-            assert!(looks_secret(name), "{name}");
-        }
-        for name in ["TZ", "MYSQL_DATABASE", "SPRING_DATA_REDIS_HOST"] {
-            assert!(!looks_secret(name), "{name}");
-        }
     }
 
     #[test]
@@ -549,6 +467,11 @@ mod tests {
     }
 
     #[test]
+    fn a_failures_stderr_is_indented_under_its_command() {
+        assert_eq!(stderr_block("a\nb"), "  stderr:\n    a\n    b");
+    }
+
+    #[test]
     fn tail_keeps_the_last_lines() {
         assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
         assert_eq!(tail("a", 5), "a");
@@ -570,12 +493,12 @@ mod tests {
                 reason,
                 stderr_tail,
             } => {
-                assert_eq!(command, "docker exec db mysql -p******");
+                assert_eq!(command, "docker exec db mysql -p********");
                 assert_eq!(code, Some(1));
-                assert_eq!(reason, "ERROR 1045 (28000): Access denied; tried ******");
+                assert_eq!(reason, "ERROR 1045 (28000): Access denied; tried ********");
                 assert_eq!(
                     stderr_tail,
-                    "ERROR 1045 (28000): Access denied; tried ******"
+                    "ERROR 1045 (28000): Access denied; tried ********"
                 );
             }
             other => panic!("unexpected {other:?}"),

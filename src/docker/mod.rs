@@ -24,8 +24,8 @@ use std::time::Duration;
 
 pub use compose::{COMPOSE_ENV, Compose, ComposeCli, DownOptions, Flavour, Project, ProjectSource};
 pub use engine::{ContainerInfo, ContainerStats, HostInfo, ServiceState, parse_size};
-pub use exec::{REDACTED, Redactor, looks_secret};
 
+use crate::secrets::Redactor;
 use exec::{Finished, Invocation};
 
 /// Errors talking to Docker or Compose.
@@ -311,9 +311,7 @@ impl Docker {
 
     fn parse_error(&self, args: &[&str], detail: impl Into<String>) -> DockerError {
         DockerError::Parse {
-            command: self
-                .redactor
-                .command_line(&self.invocation(args, Duration::ZERO)),
+            command: exec::command_line(&self.redactor, &self.invocation(args, Duration::ZERO)),
             detail: detail.into(),
         }
     }
@@ -444,7 +442,7 @@ mod tests {
         assert!(!text.contains("hunter2"), "{text}");
         assert!(
             text.ends_with(
-                "failed (exit code 1): ERROR 1045 (28000): Access denied (tried ******)"
+                "failed (exit code 1): ERROR 1045 (28000): Access denied (tried ********)"
             ),
             "{text}"
         );
@@ -479,7 +477,7 @@ esac"#,
         let docker = docker.with_secrets(["123456".to_string()]);
         let err = docker.inspect(&["x"]).unwrap_err();
         assert!(
-            matches!(&err, DockerError::Failed { reason, .. } if reason == "bad value ****** for --type"),
+            matches!(&err, DockerError::Failed { reason, .. } if reason == "bad value ******** for --type"),
             "{err:?}"
         );
     }

@@ -27,7 +27,20 @@ fn socket_path() -> Option<PathBuf> {
 
 /// `GET /info` on the local socket, within `timeout`; `None` when no engine answers so.
 pub fn quick_info(timeout: Duration) -> Option<HostInfo> {
-    let mut stream = UnixStream::connect(socket_path()?).ok()?;
+    let Some(path) = socket_path() else {
+        log::debug!("no local engine socket (DOCKER_HOST or DOCKER_CONTEXT names another)");
+        return None;
+    };
+    log::debug!("GET /info on {}", path.display());
+    let info = get_info(&path, timeout);
+    if info.is_none() {
+        log::debug!("  no answer within {} ms", timeout.as_millis());
+    }
+    info
+}
+
+fn get_info(path: &std::path::Path, timeout: Duration) -> Option<HostInfo> {
+    let mut stream = UnixStream::connect(path).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
     stream.set_write_timeout(Some(timeout)).ok()?;
     stream

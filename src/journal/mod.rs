@@ -28,6 +28,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::fsutil;
+use crate::secrets::Redactor;
 
 pub use record::{
     BackupRef, BackupSettings, ComposeFileRef, Outcome, RestoreData, Run, RunKind, RunMeta,
@@ -111,7 +112,8 @@ pub struct Journal {
     run: Run,
     /// `None` for a dry run: nothing is written.
     path: Option<PathBuf>,
-    secrets: Vec<String>,
+    /// The run's secrets, masked in every message stored (not stored themselves).
+    redactor: Redactor,
 }
 
 impl Journal {
@@ -161,7 +163,7 @@ impl Journal {
                 warnings: Vec::new(),
             },
             path: None,
-            secrets: Vec::new(),
+            redactor: Redactor::default(),
         };
         journal.set_secrets(meta.secrets);
         journal.run.command = journal.redact(&meta.command);
@@ -192,7 +194,7 @@ impl Journal {
         Ok(Journal {
             run,
             path: Some(path.to_path_buf()),
-            secrets: Vec::new(),
+            redactor: Redactor::default(),
         })
     }
 
@@ -222,9 +224,7 @@ impl Journal {
     /// Values to redact from every message stored from now on (not stored themselves). A
     /// resumed run sets them again after [`Journal::load`].
     pub fn set_secrets(&mut self, secrets: impl IntoIterator<Item = String>) {
-        self.secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
-        // Longest first, so a secret that contains another is masked whole.
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.redactor = Redactor::new(secrets);
     }
 
     /// Shorthands for [`Run`]'s questions, the ones the engine asks.
@@ -403,11 +403,9 @@ impl Journal {
         fsutil::write_atomic(path, &bytes, 0o600).map_err(|e| JournalError::io("write", path, e))
     }
 
-    /// `text` with every secret replaced by `***`.
+    /// `text` with every secret masked.
     fn redact(&self, text: &str) -> String {
-        self.secrets
-            .iter()
-            .fold(text.to_string(), |acc, secret| acc.replace(secret, "***"))
+        self.redactor.redact(text)
     }
 }
 

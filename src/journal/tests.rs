@@ -261,13 +261,16 @@ fn the_journal_holds_no_secret() {
     let text = fs::read_to_string(journal.path().unwrap()).unwrap();
     assert!(!text.contains("S3cret"), "a secret was written:\n{text}");
     let run = journal.run();
-    assert_eq!(run.command, "xzup apply --tier ultra  # ***");
+    assert_eq!(run.command, "xzup apply --tier ultra  # ********");
     assert_eq!(
         run.step(Step::Verify).unwrap().error.as_deref(),
-        Some("mysql -uroot -p*** exited 1: Access denied")
+        Some("mysql -uroot -p******** exited 1: Access denied")
     );
-    assert_eq!(run.warnings, ["MYSQL_ROOT_PASSWORD=***"]);
-    assert_eq!(run.rollback_reason.as_deref(), Some("verify failed: -p***"));
+    assert_eq!(run.warnings, ["MYSQL_ROOT_PASSWORD=********"]);
+    assert_eq!(
+        run.rollback_reason.as_deref(),
+        Some("verify failed: -p********")
+    );
 }
 
 #[test]

@@ -26,14 +26,41 @@ pub trait Observer {
     fn progress(&mut self, bytes: u64);
 }
 
-/// Hands the progress of a backup or a restore to the observer.
-pub(super) struct ObserverProgress<'a>(pub &'a mut dyn Observer);
+/// Hands the progress of a backup or a restore to the observer, and says whether it should
+/// stop: an upgrade step stops on Ctrl-C (the rollback follows), a rollback step never —
+/// the first Ctrl-C started the rollback, and a restore stopped half-way would leave the
+/// stack without its data.
+pub(super) struct ObserverProgress<'a> {
+    pub observer: &'a mut dyn Observer,
+    pub stop_requested: fn() -> bool,
+}
+
+impl<'a> ObserverProgress<'a> {
+    /// For an upgrade step: stops when the run's stop was requested.
+    pub fn interruptible(observer: &'a mut dyn Observer, stop_requested: fn() -> bool) -> Self {
+        ObserverProgress {
+            observer,
+            stop_requested,
+        }
+    }
+
+    /// For a rollback step: runs to the end.
+    pub fn to_the_end(observer: &'a mut dyn Observer) -> Self {
+        ObserverProgress {
+            observer,
+            stop_requested: || false,
+        }
+    }
+}
 
 impl ProgressSink for ObserverProgress<'_> {
     fn phase(&mut self, phase: Phase, total_bytes: u64) {
-        self.0.progress_phase(phase.label(), total_bytes);
+        self.observer.progress_phase(phase.label(), total_bytes);
     }
     fn advance(&mut self, bytes: u64) {
-        self.0.progress(bytes);
+        self.observer.progress(bytes);
+    }
+    fn stop_requested(&self) -> bool {
+        (self.stop_requested)()
     }
 }

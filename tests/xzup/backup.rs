@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Xzup, copy_tree, docker_available, example};
+use crate::harness::{Outcome, Xzup, copy_tree, docker_available, example};
 use crate::stack::TestStack;
 
 /// A temp copy of `examples/upstream` with a small MySQL datadir.
@@ -587,6 +587,74 @@ fn restore_of_a_missing_file_says_so() {
         .filter(|n| n.starts_with(".xzup-restore"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Waits until `dir` holds an entry whose name `pick` accepts, then sends SIGINT to `child`
+/// (as Ctrl-C does): the command is then inside its long loop, its handler installed.
+fn ctrl_c_once(child: &std::process::Child, dir: &Path, pick: impl Fn(&str) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| pick(&e.file_name().to_string_lossy()))
+        })
+        .unwrap_or(false)
+    {
+        assert!(std::time::Instant::now() < deadline, "it never started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+}
+
+#[test]
+fn ctrl_c_stops_a_backup_and_a_restore_with_exit_130_and_leaves_nothing() {
+    let (tmp, dir) = deployment();
+    // Big enough to be still running when the signal comes (about a second here, in a
+    // debug build), small enough to write quickly.
+    let pages: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
+    fs::write(dir.join("mysql/data/ibdata1"), &pages).unwrap();
+    let backups = dir.join("backups");
+
+    let child = xzup_in(&dir).args(["backup"]).spawn();
+    ctrl_c_once(&child, &backups, |name| name.ends_with(".partial"));
+    let out = Outcome::of(child).code(130);
+    assert!(
+        out.stderr.ends_with(
+            "error: the backup was interrupted; the unfinished archive was removed\nhint: run the same command again to do it\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fs::read_dir(&backups).unwrap().count(),
+        0,
+        "no partial, no archive"
+    );
+
+    xzup_in(&dir)
+        .args(["backup", "--no-verify", "--level", "1"])
+        .run()
+        .success();
+    let archive = the_archive(&dir);
+    fs::write(dir.join("mysql/data/ibdata1"), "changed since").unwrap();
+    let before = tree(&dir, &[]);
+    let child = xzup_in(&dir).args(["restore"]).args([&archive]).spawn();
+    ctrl_c_once(&child, &dir, |name| name.starts_with(".xzup-restore-"));
+    let out = Outcome::of(child).code(130);
+    assert!(
+        stable(&out.stderr, tmp.path()).contains(
+            "error: the restore was interrupted before anything at the target changed; what it had extracted was removed\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        tree(&dir, &[]),
+        before,
+        "nothing changed, the staging dir is gone"
+    );
 }
 
 // ---- with a running stack (Docker engine needed) ----

@@ -350,3 +350,162 @@ fn usage_errors_exit_64() {
         .code(64);
     xzup().args(["--help"]).run().success();
 }
+
+// ---- output: closed pipes, JSON, --verbose ----
+
+#[test]
+fn a_closed_stdout_ends_plan_cleanly_with_its_own_exit_code() {
+    // `xzup plan … | head -0`: nothing can be written, and that is no error; the exit code
+    // still says whether changes are pending.
+    let dir = deployment("upstream");
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "ultra", "--detailed-exitcode"])
+        .closed_stdout()
+        .run()
+        .code(2);
+    assert_eq!(out.stderr, "", "no panic, no error");
+    for format in ["text", "json"] {
+        let out = xzup()
+            .cwd(dir.path())
+            .args(["--format", format, "history"])
+            .closed_stdout()
+            .closed_stderr()
+            .run();
+        assert_eq!(out.code, 0, "{format}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_command_midway() {
+    // The note comes after the rendered file: the command went on to its end.
+    let dir = deployment("upstream");
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["render", "--tier", "high"])
+        .closed_stdout()
+        .run()
+        .success();
+    assert!(
+        out.stderr.ends_with(
+            "\nnote: secrets from `environment:` are shown as ******** on stdout; write the file with `-o FILE`\n"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_an_error() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full on this machine");
+        return;
+    }
+    let dir = deployment("upstream");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "ultra"])
+        .stdout(full)
+        .run()
+        .code(1);
+    assert_eq!(
+        out.stderr,
+        "error: the command ran to its end, but writing its output to stdout failed: No space left on device (os error 28)\n"
+    );
+}
+
+#[test]
+fn render_json_is_one_document_with_secrets_masked() {
+    let dir = deployment("upstream");
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["--format", "json", "render", "--tier", "high"])
+        .run()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["tier"], "high");
+    assert_eq!(doc["action"], "printed");
+    assert_eq!(doc["file"], serde_json::Value::Null);
+    let compose = doc["compose"].as_str().unwrap();
+    assert!(
+        compose.contains("MYSQL_ROOT_PASSWORD=********"),
+        "{compose}"
+    );
+    assert!(!out.stdout.contains("123456"));
+
+    let json_render = || {
+        let out = xzup()
+            .cwd(dir.path())
+            .args([
+                "--format", "json", "render", "--tier", "high", "-o", "out.yml",
+            ])
+            .run()
+            .success();
+        serde_json::from_str::<serde_json::Value>(&out.stdout).expect("one JSON document")
+    };
+    let written = json_render();
+    let path = dir.path().join("out.yml");
+    assert_eq!(
+        written,
+        serde_json::json!({
+            "tier": "high", "action": "written", "file": path,
+            "kept_previous_as": null, "compose": null,
+        })
+    );
+    assert_eq!(json_render()["action"], "up-to-date");
+}
+
+#[test]
+fn verbose_shows_each_docker_command_and_the_stderr_of_a_failed_one() {
+    let dir = deployment("upstream");
+    let bin = tempfile::tempdir().unwrap();
+    let docker = bin.path().join("docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\n\
+         if [ \"$1 $2\" = \"compose version\" ]; then echo 2.40.3; exit 0; fi\n\
+         echo \"Error response from daemon: permission denied (password 123456)\" >&2\n\
+         echo \"one more line\" >&2\n\
+         exit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    let out = xzup()
+        .cwd(dir.path())
+        .env("PATH", &path)
+        .args(["--verbose", "status"])
+        .run()
+        .success();
+    assert!(!out.stderr.contains("123456"), "{}", out.stderr);
+    let stderr = regex_lite::Regex::new(r"after \d+\.\ds")
+        .unwrap()
+        .replace_all(&out.stderr, "after [T]s");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines[0], "$ docker compose version --short");
+    assert!(lines[1].starts_with("$ docker ps -a"), "{stderr}");
+    assert_eq!(
+        lines[2..6],
+        [
+            "  exit code 1 after [T]s",
+            "  stderr:",
+            "    Error response from daemon: permission denied (password ********)",
+            "    one more line",
+        ],
+        "{stderr}"
+    );
+    assert!(lines[6].starts_with("no engine: `docker ps -a"), "{stderr}");
+
+    // Without --verbose: none of it.
+    let out = xzup()
+        .cwd(dir.path())
+        .env("PATH", &path)
+        .args(["status"])
+        .run()
+        .success();
+    assert_eq!(out.stderr, "");
+}

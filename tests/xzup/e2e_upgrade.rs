@@ -280,13 +280,14 @@ fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
         .success();
     assert!(out.stderr.contains("Nothing to change"), "{}", out.stderr);
 
-    // Back to seed on request.
-    let out = xzup(&stack).args(["rollback"]).run().success();
-    assert!(
-        out.stdout.contains("Rolled back grow -> seed"),
-        "{}",
-        out.stdout
-    );
+    // Back to seed on request, with nobody reading the output (`xzup rollback | head -0`
+    // in a closed terminal): the run still goes to its end, the stack comes back up.
+    xzup(&stack)
+        .args(["rollback"])
+        .closed_stdout()
+        .closed_stderr()
+        .run()
+        .success();
     assert_on_seed(&stack);
     assert_eq!(stack.checksum_rows(), rows);
     assert_eq!(stack.checksum_uploads(), files);
@@ -406,7 +407,13 @@ fn ctrl_c_during_the_run_puts_the_old_stack_back() {
         return;
     }
     let (stack, rows, files) = seeded();
-    let child = spawn_paused(&stack, &["apply", "--tier", "grow"], "up");
+    // `--restore-data always`: the rollback that the Ctrl-C starts restores from the
+    // archive, and must run to the end although the interrupt is still flagged.
+    let child = spawn_paused(
+        &stack,
+        &["apply", "--tier", "grow", "--restore-data", "always"],
+        "up",
+    );
     let deadline = Instant::now() + Duration::from_secs(240);
     while newest_journal(stack.dir())
         .and_then(|j| step_status(&j, "up"))
@@ -431,6 +438,20 @@ fn ctrl_c_during_the_run_puts_the_old_stack_back() {
             .contains("interrupted"),
         "{journal}"
     );
+    assert_eq!(
+        step_status(&journal, "rollback-restore-data").as_deref(),
+        Some("done"),
+        "{journal}"
+    );
+    let restored = journal["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "rollback-restore-data")
+        .and_then(|s| s["detail"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(restored.starts_with("restored "), "{journal}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// The repository root (for `examples/`).
 pub fn repo_root() -> PathBuf {
@@ -81,6 +81,34 @@ impl Xzup {
         self
     }
 
+    /// Stdout is a pipe nobody reads any more (`xzup … | head -0`): every write to it
+    /// fails with EPIPE.
+    pub fn closed_stdout(mut self) -> Xzup {
+        self.cmd.stdout(closed_pipe());
+        self
+    }
+
+    /// Stderr too is a pipe nobody reads.
+    pub fn closed_stderr(mut self) -> Xzup {
+        self.cmd.stderr(closed_pipe());
+        self
+    }
+
+    /// Stdout goes to `to` (a file, `/dev/full`).
+    pub fn stdout(mut self, to: impl Into<Stdio>) -> Xzup {
+        self.cmd.stdout(to);
+        self
+    }
+
+    /// Starts xzup without waiting (to signal it), its output captured.
+    pub fn spawn(mut self) -> Child {
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("xzup starts")
+    }
+
     pub fn run(mut self) -> Outcome {
         let out = self.cmd.output().expect("xzup runs");
         Outcome {
@@ -91,7 +119,24 @@ impl Xzup {
     }
 }
 
+/// The write end of a pipe whose read end is already closed.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer
+}
+
 impl Outcome {
+    /// How a spawned xzup ended.
+    pub fn of(child: Child) -> Outcome {
+        let out = child.wait_with_output().expect("xzup ends");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Asserts the exit code, showing the output when it differs.
     pub fn code(self, expected: i32) -> Outcome {
         assert_eq!(

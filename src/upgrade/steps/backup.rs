@@ -69,7 +69,10 @@ impl Step for Backup {
                 .map(|f| f.sha256.clone()),
             tool: backup::TOOL.to_string(),
         };
-        let report = backup::create(&request, &mut ObserverProgress(&mut *ctx.observer))?;
+        let report = backup::create(
+            &request,
+            &mut ObserverProgress::interruptible(&mut *ctx.observer, ctx.stop_requested),
+        )?;
         record_backup(ctx, &out, report.archive_bytes, report.verified)?;
         if !report.verified {
             ctx.warn("the backup was not read back against its manifest (--no-verify)")?;

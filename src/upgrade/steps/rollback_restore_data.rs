@@ -67,7 +67,7 @@ impl Step for RollbackRestoreData {
             &archive,
             &ctx.dir,
             &stamp,
-            &mut ObserverProgress(&mut *ctx.observer),
+            &mut ObserverProgress::to_the_end(&mut *ctx.observer),
         )?;
         Ok(format!(
             "restored {} from {}; what stood there was kept aside ({} path(s))",
