@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::compose::{self, ComposeFile};
-use crate::error::{Error, Result};
 use crate::roles::{Role, RoleMap};
 use crate::state::{self, State};
 use crate::tiers::Catalog;
@@ -35,6 +34,67 @@ pub struct Config {
 
 pub const CONFIG_FILE: &str = "xzup.toml";
 
+/// Why a deployment could not be opened, or one of its files read.
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    #[error("deployment directory `{}` does not exist", dir.display())]
+    NoDir { dir: PathBuf },
+    #[error("`{}` is not valid: {message}", path.display())]
+    BadConfig { path: PathBuf, message: String },
+    /// A role mapping on the command line or in `xzup.toml` is wrong (a usage error).
+    #[error("{origin}: {message}")]
+    BadMapping {
+        origin: &'static str,
+        message: String,
+    },
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tiers(#[from] crate::tiers::TiersError),
+    #[error(transparent)]
+    Compose(#[from] compose::ComposeError),
+}
+
+impl DeploymentError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DeploymentError::NoDir { .. } => {
+                Some("pass the directory that holds the compose file with `-C DIR`".into())
+            }
+            DeploymentError::BadConfig { .. } => Some(
+                "xzup.toml takes `tiers_file = \"FILE\"` and a `[services]` table of role = \"service\""
+                    .into(),
+            ),
+            DeploymentError::BadMapping { .. } => {
+                Some("map a role like `--service db=mysql`".into())
+            }
+            DeploymentError::Io { .. } => None,
+            DeploymentError::Tiers(e) => e.hint(),
+            DeploymentError::Compose(e) => e.hint(),
+        }
+    }
+
+    /// Whether the command line (or `xzup.toml`) was wrong rather than the deployment.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, DeploymentError::BadMapping { .. })
+    }
+
+    fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DeploymentError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+type Result<T, E = DeploymentError> = std::result::Result<T, E>;
+
 /// A deployment directory with its configuration, before any compose file is read.
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -50,20 +110,16 @@ impl Deployment {
     /// Opens `opts.dir`: checks it exists, reads `xzup.toml` and the state, builds the
     /// role map (`xzup.toml` first, then `--service`).
     pub fn open(opts: &DeploymentOptions) -> Result<Deployment> {
-        let dir = std::path::absolute(&opts.dir).map_err(|e| Error::io("resolve", &opts.dir, e))?;
+        let dir = std::path::absolute(&opts.dir)
+            .map_err(|e| DeploymentError::io("resolve", &opts.dir, e))?;
         if !dir.is_dir() {
-            return Err(Error::Other {
-                message: format!(
-                    "deployment directory `{}` does not exist",
-                    opts.dir.display()
-                ),
-                hint: Some(
-                    "pass the directory that holds the compose file with `-C DIR`".to_string(),
-                ),
+            return Err(DeploymentError::NoDir {
+                dir: opts.dir.clone(),
             });
         }
         let config = read_config(&dir)?;
-        let state = State::load(&dir).map_err(|e| Error::io("read", state::state_dir(&dir), e))?;
+        let state = State::load(&dir)
+            .map_err(|e| DeploymentError::io("read", state::state_dir(&dir), e))?;
         let mut roles = RoleMap::default();
         let pairs = config
             .services
@@ -74,16 +130,16 @@ impl Deployment {
                 (r.to_string(), s.to_string(), "--service")
             }));
         for (role, service, origin) in pairs {
-            let parsed: Role =
-                role.parse()
-                    .map_err(|e: crate::roles::UnknownRole| Error::Usage {
-                        message: format!("{origin}: {e}"),
-                        hint: Some("map a role like `--service db=mysql`".to_string()),
-                    })?;
+            let parsed: Role = role.parse().map_err(|e: crate::roles::UnknownRole| {
+                DeploymentError::BadMapping {
+                    origin,
+                    message: e.to_string(),
+                }
+            })?;
             if service.trim().is_empty() {
-                return Err(Error::Usage {
-                    message: format!("{origin}: no service name given for role `{role}`"),
-                    hint: Some("map a role like `--service db=mysql`".to_string()),
+                return Err(DeploymentError::BadMapping {
+                    origin,
+                    message: format!("no service name given for role `{role}`"),
                 });
             }
             roles.set(parsed, service.trim());
@@ -149,10 +205,10 @@ fn read_config(dir: &Path) -> Result<Config> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-        Err(e) => return Err(Error::io("read", path, e)),
+        Err(e) => return Err(DeploymentError::io("read", path, e)),
     };
-    toml::from_str(&text).map_err(|e| Error::Other {
-        message: format!("`{}` is not valid: {}", path.display(), e.message()),
-        hint: Some("xzup.toml takes `tiers_file = \"FILE\"` and a `[services]` table of role = \"service\"".to_string()),
+    toml::from_str(&text).map_err(|e| DeploymentError::BadConfig {
+        message: e.message().to_string(),
+        path,
     })
 }

@@ -19,6 +19,8 @@ pub enum Error {
     Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    #[error(transparent)]
+    Deployment(#[from] crate::deployment::DeploymentError),
     /// Boxed: its variants carry several messages, and every `Result` pays for the largest.
     #[error(transparent)]
     Upgrade(Box<crate::upgrade::UpgradeError>),
@@ -70,6 +72,7 @@ impl Error {
             Error::Backup(e) => e.hint(),
             Error::Journal(e) => e.hint(),
             Error::Lock(e) => e.hint(),
+            Error::Deployment(e) => e.hint(),
             Error::Upgrade(e) => e.hint(),
             Error::Usage { hint, .. } | Error::Other { hint, .. } => hint.clone(),
             Error::Io { .. } => None,
@@ -80,6 +83,7 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
+            Error::Deployment(e) if e.is_usage() => ExitStatus::Usage,
             // Ctrl-C during `backup`, `backups verify` or `restore` (an upgrade's own
             // interruption rolls back and ends as an `UpgradeError`).
             Error::Backup(crate::backup::BackupError::Interrupted(_)) => ExitStatus::Interrupted,

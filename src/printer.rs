@@ -184,6 +184,7 @@ impl Printer {
 
     /// Whether stdout's reader went away (`| head`): a command whose whole job is output
     /// may stop early; one that changes things goes on to its end.
+    #[cfg(test)]
     pub fn stdout_closed(&self) -> bool {
         !matches!(lock(&self.streams.out).state, StreamState::Open)
     }

@@ -7,8 +7,7 @@
 //! kills the process, the journal on disk says which step was under way. Every step is
 //! idempotent, so resume redoes a step found *started* ([`Run::next_step`]). The compose
 //! files a run reads and writes are recorded with their sha256 ([`ComposeFileRef`]) so a
-//! resume can refuse a file changed behind its back. A dry run keeps the same journal in
-//! memory only ([`Journal::dry_run`]) and goes through the very same loop.
+//! rollback can tell the bytes it restores are the ones the run saw.
 //!
 //! The journal never holds a secret: no environment values, no argv; messages are
 //! redacted against the run's secrets ([`RunMeta::secrets`]) before they are stored.
@@ -34,7 +33,7 @@ pub use record::{
     BackupRef, BackupSettings, ComposeFileRef, Outcome, RestoreData, Run, RunKind, RunMeta,
     RunSettings, SCHEMA_VERSION, Step, StepRecord, StepStatus, relative_to, sha256_hex,
 };
-pub use runs::{JOURNAL_FILE, Listing, RUNS_DIR, find, list, new_run_id, runs_dir, unfinished};
+pub use runs::{JOURNAL_FILE, Listing, find, list, runs_dir, unfinished};
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
@@ -57,16 +56,6 @@ pub enum JournalError {
     UnsupportedVersion { path: PathBuf, found: u32 },
     #[error("no run `{id}` in `{}`", runs_dir.display())]
     UnknownRun { id: String, runs_dir: PathBuf },
-    /// A recorded file's bytes changed since the run recorded them.
-    #[error(
-        "`{}` changed since the run recorded it (sha256 {expected}, now {actual})",
-        path.display()
-    )]
-    ChecksumMismatch {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
     /// The engine finished a step it never started: a bug, caught before it is recorded.
     #[error("step `{step}` was finished without being started")]
     NotStarted { step: Step },
@@ -86,9 +75,6 @@ impl JournalError {
             JournalError::UnknownRun { .. } => {
                 Some("`xzup history` lists the runs of this deployment".to_string())
             }
-            JournalError::ChecksumMismatch { .. } => Some(
-                "put the file back as it was, or run `xzup rollback` to return to the stack as it was before the run".to_string(),
-            ),
             JournalError::NotStarted { .. } => {
                 Some("this is a bug in xzup; please report it".to_string())
             }
@@ -110,8 +96,8 @@ impl JournalError {
 #[derive(Debug)]
 pub struct Journal {
     run: Run,
-    /// `None` for a dry run: nothing is written.
-    path: Option<PathBuf>,
+    /// `journal.json`.
+    path: PathBuf,
     /// The run's secrets, masked in every message stored (not stored themselves).
     redactor: Redactor,
 }
@@ -122,19 +108,17 @@ impl Journal {
     pub fn create(state_dir: &Path, meta: RunMeta) -> Result<Journal, JournalError> {
         let started_at = time::now();
         let (id, dir) = runs::create_run_dir(state_dir, &started_at, meta.kind, &meta.tier_to)?;
-        let mut journal = Journal::from_meta(id, meta, started_at);
-        journal.path = Some(dir.join(JOURNAL_FILE));
+        let mut journal = Journal::from_meta(id, dir.join(JOURNAL_FILE), meta, started_at);
         journal.save()?;
         Ok(journal)
     }
 
-    /// The same journal for a dry run: kept in memory, never written, so a dry run can go
-    /// through the same loop as a real one.
-    pub fn dry_run(meta: RunMeta) -> Journal {
-        Journal::from_meta("dry-run".to_string(), meta, time::now())
-    }
-
-    fn from_meta(id: String, meta: RunMeta, started_at: chrono::DateTime<Utc>) -> Journal {
+    fn from_meta(
+        id: String,
+        path: PathBuf,
+        meta: RunMeta,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Journal {
         let mut journal = Journal {
             run: Run {
                 schema: SCHEMA_VERSION,
@@ -162,7 +146,7 @@ impl Journal {
                 downtime_ms: None,
                 warnings: Vec::new(),
             },
-            path: None,
+            path,
             redactor: Redactor::default(),
         };
         journal.set_secrets(meta.secrets);
@@ -193,7 +177,7 @@ impl Journal {
         let run: Run = serde_json::from_slice(&bytes).map_err(corrupt)?;
         Ok(Journal {
             run,
-            path: Some(path.to_path_buf()),
+            path: path.to_path_buf(),
             redactor: Redactor::default(),
         })
     }
@@ -207,18 +191,15 @@ impl Journal {
         &self.run.id
     }
 
-    /// `journal.json`, or `None` for a dry run.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+    /// `journal.json`.
+    #[cfg(test)]
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
-    /// The run's directory (a place for the run's own files), or `None` for a dry run.
-    pub fn run_dir(&self) -> Option<&Path> {
-        self.path.as_deref().map(fsutil::parent_dir)
-    }
-
-    pub fn is_dry_run(&self) -> bool {
-        self.path.is_none()
+    /// The run's directory (a place for the run's own files).
+    pub fn run_dir(&self) -> &Path {
+        fsutil::parent_dir(&self.path)
     }
 
     /// Values to redact from every message stored from now on (not stored themselves). A
@@ -352,16 +333,6 @@ impl Journal {
         self.save()
     }
 
-    pub fn set_previous_compose(&mut self, file: ComposeFileRef) -> Result<(), JournalError> {
-        self.run.previous_compose = Some(file);
-        self.save()
-    }
-
-    pub fn set_new_compose(&mut self, file: ComposeFileRef) -> Result<(), JournalError> {
-        self.run.new_compose = Some(file);
-        self.save()
-    }
-
     pub fn set_project(&mut self, project: &str) -> Result<(), JournalError> {
         self.run.project = Some(project.to_string());
         self.save()
@@ -395,9 +366,7 @@ impl Journal {
     /// brought up to date from the step times first.
     fn save(&mut self) -> Result<(), JournalError> {
         self.run.downtime_ms = self.run.downtime_ms();
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
+        let path = &self.path;
         let mut bytes = serde_json::to_vec_pretty(&self.run).expect("a run serialises");
         bytes.push(b'\n');
         fsutil::write_atomic(path, &bytes, 0o600).map_err(|e| JournalError::io("write", path, e))

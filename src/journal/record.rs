@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::JournalError;
 use super::time::{millis_between, rfc3339, rfc3339_opt};
 use crate::roles::Role;
 
@@ -212,35 +211,12 @@ pub struct ComposeFileRef {
 }
 
 impl ComposeFileRef {
-    /// The file at `path` (relative to `deployment_dir`, or absolute) as it is now.
-    pub fn of_file(deployment_dir: &Path, path: &Path) -> Result<ComposeFileRef, JournalError> {
-        let full = deployment_dir.join(path);
-        let bytes = std::fs::read(&full).map_err(|e| JournalError::io("read", &full, e))?;
-        Ok(ComposeFileRef {
-            path: relative_to(deployment_dir, path),
-            sha256: sha256_hex(&bytes),
-        })
-    }
-
     /// A file about to be written with `text` (the rendered compose file).
     pub fn of_text(deployment_dir: &Path, path: &Path, text: &str) -> ComposeFileRef {
         ComposeFileRef {
             path: relative_to(deployment_dir, path),
             sha256: sha256_hex(text.as_bytes()),
         }
-    }
-
-    /// Checks that the file on disk still has the recorded bytes.
-    pub fn check(&self, deployment_dir: &Path) -> Result<(), JournalError> {
-        let now = ComposeFileRef::of_file(deployment_dir, &self.path)?;
-        if now.sha256 != self.sha256 {
-            return Err(JournalError::ChecksumMismatch {
-                path: deployment_dir.join(&self.path),
-                expected: self.sha256.clone(),
-                actual: now.sha256,
-            });
-        }
-        Ok(())
     }
 }
 

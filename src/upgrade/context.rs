@@ -65,14 +65,14 @@ impl<'o> Ctx<'o> {
         observer: &'o mut dyn Observer,
     ) -> Ctx<'o> {
         let run = journal.run();
-        let run_dir = journal.run_dir().map(Path::to_path_buf);
+        let run_dir = journal.run_dir().to_path_buf();
         let mut secrets = Vec::new();
         for (copy, file) in [
             (PREVIOUS_COPY, run.previous_compose.as_ref()),
             (NEW_COPY, run.new_compose.as_ref()),
         ] {
             let candidates = [
-                run_dir.as_ref().map(|d| d.join(copy)),
+                Some(run_dir.join(copy)),
                 file.map(|f| deployment.dir.join(&f.path)),
             ];
             if let Some(compose) = candidates
@@ -101,10 +101,7 @@ impl Ctx<'_> {
     }
 
     pub fn run_dir(&self) -> PathBuf {
-        self.journal
-            .run_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.dir.join(".xzup"))
+        self.journal.run_dir().to_path_buf()
     }
 
     /// An absolute path for a path the journal records relative to the deployment dir.

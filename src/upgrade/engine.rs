@@ -85,6 +85,11 @@ fn run_one(
     phase: Phase,
 ) -> Result<Result<(), StepFailure>, UpgradeError> {
     let id = step.id();
+    if let Some(reason) = step.skip_reason(ctx) {
+        or_stop(ctx.journal.skip(id, &reason), ctx, id)?;
+        ctx.observer.step_skipped(id, &reason);
+        return Ok(Ok(()));
+    }
     or_stop(ctx.journal.start(id), ctx, id)?;
     ctx.observer.step_started(id);
     let started = Instant::now();

@@ -178,10 +178,8 @@ impl UpgradeError {
             UpgradeError::RolledBack { run, .. } => Some(format!(
                 "the backup and the journal of run `{run}` are kept; `xzup history` shows what happened"
             )),
-            UpgradeError::RollbackFailed(_) | UpgradeError::ManualRollbackFailed { .. } => Some(
-                "fix the cause above, then run `xzup rollback` again (it continues where it stopped); `xzup status` shows the containers"
-                    .into(),
-            ),
+            UpgradeError::RollbackFailed(failed) => Some(rerun_rollback(&failed.run)),
+            UpgradeError::ManualRollbackFailed { run, .. } => Some(rerun_rollback(run)),
             UpgradeError::Stopped { step, .. } => Some(format!(
                 "fix the cause (free disk space, the permissions of `.xzup/`), look at `xzup status`, then `xzup resume` to go on from `{step}` or `xzup rollback` to undo the run"
             )),
@@ -199,4 +197,11 @@ impl UpgradeError {
             _ => ExitStatus::Failure,
         }
     }
+}
+
+/// What to do after a rollback failed: it continues where it stopped.
+fn rerun_rollback(run: &str) -> String {
+    format!(
+        "fix the cause above, then run `xzup rollback` again (it continues run `{run}` where it stopped); `xzup status` shows the containers"
+    )
 }

@@ -36,8 +36,8 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
-pub use error::{FailedRollback, RecordError, UpgradeError};
+pub use error::UpgradeError;
 pub use observer::Observer;
 pub use rollback::rollback_run;
-pub use run::{RunRequest, Summary, apply, resume};
+pub use run::{RunRequest, apply, resume};
 pub use settings::RunOverrides;

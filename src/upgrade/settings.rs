@@ -113,7 +113,7 @@ mod tests {
                 "xzup resume changed --restore-data from auto to never for the rest of the run",
             ]
         );
-        let back = Journal::load(journal.path().unwrap()).unwrap();
+        let back = Journal::load(journal.path()).unwrap();
         let settings = &back.run().settings;
         assert_eq!(settings.wait_timeout_secs, 900);
         assert_eq!(settings.verify_window_secs, 30);
@@ -126,11 +126,11 @@ mod tests {
     fn nothing_given_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = journal(dir.path());
-        let before = std::fs::read(journal.path().unwrap()).unwrap();
+        let before = std::fs::read(journal.path()).unwrap();
         let notes = RunOverrides::default()
             .record(&mut journal, "xzup resume")
             .unwrap();
         assert!(notes.is_empty());
-        assert_eq!(std::fs::read(journal.path().unwrap()).unwrap(), before);
+        assert_eq!(std::fs::read(journal.path()).unwrap(), before);
     }
 }

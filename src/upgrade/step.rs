@@ -14,6 +14,13 @@ pub(super) trait Step {
     /// The step's name in the journal.
     fn id(&self) -> journal::Step;
 
+    /// Why the step has nothing to do in this run, when the journal alone says so (a
+    /// rollback of a run that never stopped the stack has nothing to start). The loop then
+    /// records it *skipped* with the reason and does not run it.
+    fn skip_reason(&self, _ctx: &Ctx<'_>) -> Option<String> {
+        None
+    }
+
     /// Does the step's work; returns the detail for its line (`project `x` stopped`).
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError>;
 

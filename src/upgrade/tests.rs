@@ -167,10 +167,7 @@ fn ctx<'o>(dir: &Path, journal: Journal, seen: &'o mut Seen) -> Ctx<'o> {
 
 /// The run as its journal on disk has it.
 fn on_disk(ctx: &Ctx<'_>) -> Run {
-    Journal::load(ctx.journal.path().unwrap())
-        .unwrap()
-        .run()
-        .clone()
+    Journal::load(ctx.journal.path()).unwrap().run().clone()
 }
 
 fn statuses(run: &Run) -> Vec<(journal::Step, StepStatus)> {
@@ -185,7 +182,7 @@ fn done(steps: &[journal::Step]) -> Vec<(journal::Step, StepStatus)> {
 /// becomes a directory, which no rename can replace (even for root). The file is kept
 /// beside it for [`mend_journal`].
 fn break_journal(ctx: &mut Ctx<'_>) -> Result<(), StepError> {
-    let path = ctx.journal.path().unwrap().to_path_buf();
+    let path = ctx.journal.path().to_path_buf();
     std::fs::rename(&path, path.with_extension("kept")).unwrap();
     std::fs::create_dir(&path).unwrap();
     Ok(())
@@ -409,7 +406,7 @@ fn a_journal_write_failing_inside_a_step_stops_the_run() {
     let err = drive(&mut ctx, &script).unwrap_err();
     assert_stopped_at_up(&err, ctx.journal.id());
     assert_eq!(script.ran(), &APPLY[..5], "no rollback step ran");
-    let path = ctx.journal.path().unwrap().to_path_buf();
+    let path = ctx.journal.path().to_path_buf();
     mend_journal(&path);
     let run = on_disk(&ctx);
     let mut expected = done(&APPLY[..4]);
@@ -446,7 +443,7 @@ fn a_journal_write_failing_after_a_step_stops_the_run() {
     let err = drive(&mut ctx, &script).unwrap_err();
     assert_stopped_at_up(&err, ctx.journal.id());
     assert_eq!(script.ran(), &APPLY[..5], "no rollback step ran");
-    mend_journal(ctx.journal.path().unwrap());
+    mend_journal(ctx.journal.path());
     let run = on_disk(&ctx);
     assert_eq!(run.step_status(Up), Some(StepStatus::Started));
     assert_eq!(run.rollback_reason, None);

@@ -7,10 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xzup::compose::ComposeFile;
-use xzup::roles::RoleMap;
-use xzup::tiers::Catalog;
-
 use crate::harness::{Outcome, Xzup, docker_available, repo_root};
 use crate::stack::{self, DB, REDIS, SERVER, TestStack, WEB};
 
@@ -21,13 +17,19 @@ fn tiers_file() -> PathBuf {
 }
 
 /// The upstream file (1 s healthchecks) on the seed tier: where every upgrade starts.
+/// Rendered by xzup itself (`render -o` writes the file unredacted).
 fn seed_text() -> String {
-    let file = ComposeFile::parse(Path::new("docker-compose_all.yml"), stack::upstream_fast())
-        .expect("upstream parses");
-    let catalog = Catalog::load(&tiers_file()).expect("test tiers load");
-    let seed = catalog.get("seed").expect("seed tier");
-    file.render(&RoleMap::default(), &seed.target(&[]))
-        .expect("renders")
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(stack::COMPOSE_FILE), stack::upstream_fast()).unwrap();
+    let out = dir.path().join("seed.yml");
+    Xzup::new()
+        .arg_path("-C", dir.path())
+        .arg_path("--tiers-file", &tiers_file())
+        .args(["render", "--tier", "seed"])
+        .arg_path("-o", &out)
+        .run()
+        .success();
+    std::fs::read_to_string(out).unwrap()
 }
 
 /// A healthy seed stack with data, and the checksums of that data.

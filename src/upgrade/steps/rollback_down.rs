@@ -21,10 +21,12 @@ impl Step for RollbackDown {
         "the new stack may still run"
     }
 
+    fn skip_reason(&self, ctx: &Ctx<'_>) -> Option<String> {
+        (!stack_was_stopped(ctx))
+            .then(|| "not needed: the run stopped before the stack went down".into())
+    }
+
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
-        if !stack_was_stopped(ctx) {
-            return Ok("not needed: the run stopped before the stack went down".into());
-        }
         let t = targets(ctx)?;
         // Down with the file the stack was started with; the run's own copies stand in
         // when it is gone (Compose needs only the service names to find the containers).

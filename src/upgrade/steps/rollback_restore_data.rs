@@ -24,13 +24,15 @@ impl Step for RollbackRestoreData {
         "the stack is down and the data was not restored (what stood there is unchanged or kept aside as *.xzup-quarantine-*)"
     }
 
-    fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
-        let mode = ctx.run().settings.restore_data;
+    fn skip_reason(&self, ctx: &Ctx<'_>) -> Option<String> {
         let new_stack_started = ctx.run().kind == RunKind::Rollback
             || ctx.run().step_status(journal::Step::Up).is_some();
-        if !new_stack_started && mode != RestoreData::Always {
-            return Ok("not needed: the new stack never started, the data is untouched".into());
-        }
+        (!new_stack_started && ctx.run().settings.restore_data != RestoreData::Always)
+            .then(|| "not needed: the new stack never started, the data is untouched".into())
+    }
+
+    fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+        let mode = ctx.run().settings.restore_data;
         let changed = data_images_changed(ctx)?;
         let restore = match mode {
             RestoreData::Always => true,

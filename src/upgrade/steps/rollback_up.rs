@@ -18,10 +18,11 @@ impl Step for RollbackUp {
         "the stack is down"
     }
 
+    fn skip_reason(&self, ctx: &Ctx<'_>) -> Option<String> {
+        (!stack_was_stopped(ctx)).then(|| "not needed: the stack was never stopped".into())
+    }
+
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
-        if !stack_was_stopped(ctx) {
-            return Ok("not needed: the stack was never stopped".into());
-        }
         let t = targets(ctx)?;
         let compose = ctx.compose(&t.back_to)?;
         ctx.observer.waiting("starting the old stack");
