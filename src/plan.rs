@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::compose::{ComposeError, ComposeFile};
+use crate::datapath::{DataPaths, LeftOut, Origin};
 use crate::host::{Fit, HostCheck, Needs};
 use crate::roles::{Role, RoleMap};
 use crate::secrets::Redactor;
@@ -21,11 +22,34 @@ pub struct HostFacts {
     pub memory: u64,
 }
 
-/// A path the backup step will archive, with its current size.
+/// A data path the backup step will archive, with its current size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupItem {
-    pub path: PathBuf,
+    /// Its name in the archive.
+    pub name: String,
+    pub origin: Origin,
+    /// Where it is read on this host (symlinks followed).
+    pub host: PathBuf,
+    /// Whether the compose file's path is a symlink to `host`.
+    pub follows_a_link: bool,
     pub bytes: u64,
+}
+
+impl BackupItem {
+    /// The data paths with their sizes now.
+    pub fn of(paths: &DataPaths) -> Vec<BackupItem> {
+        paths
+            .paths
+            .iter()
+            .map(|p| BackupItem {
+                name: p.name.clone(),
+                origin: p.origin.clone(),
+                host: p.host.clone(),
+                follows_a_link: p.follows_a_link(),
+                bytes: p.bytes(),
+            })
+            .collect()
+    }
 }
 
 /// What the plan needs besides the compose file.
@@ -38,6 +62,8 @@ pub struct PlanInput<'a> {
     /// Roles to change; empty means all.
     pub only: Vec<Role>,
     pub backup_items: Vec<BackupItem>,
+    /// What the backup leaves out, and why.
+    pub not_backed_up: Vec<LeftOut>,
     pub archive: PathBuf,
     pub host: Option<HostFacts>,
 }
@@ -76,6 +102,10 @@ pub struct Plan {
     pub settings: Vec<SettingChange>,
     pub host: Option<HostFacts>,
     pub host_checks: Vec<HostCheck>,
+    /// What the backup step takes, with sizes.
+    pub backup: Vec<BackupItem>,
+    /// What it leaves out, and why.
+    pub not_backed_up: Vec<LeftOut>,
     pub warnings: Vec<String>,
     /// Unified diff of the compose file, secrets redacted.
     pub diff: String,
@@ -124,6 +154,13 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         .map(|w| format!("{}: {}", w.service, w.message))
         .collect();
     warnings.dedup();
+    warnings.extend(
+        input
+            .not_backed_up
+            .iter()
+            .filter(|l| l.is_warning())
+            .map(|l| format!("backup: {l}")),
+    );
 
     let steps = steps(&input, compose, &target_path);
     Ok(Plan {
@@ -139,6 +176,8 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         settings,
         host: input.host,
         host_checks,
+        backup: input.backup_items.clone(),
+        not_backed_up: input.not_backed_up.clone(),
         warnings,
         diff,
         rendered,
@@ -153,13 +192,20 @@ fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<Pla
         .backup_items
         .iter()
         .map(|i| {
-            format!(
-                "{} ({})",
-                display_rel(input.dir, &i.path),
-                human_bytes(i.bytes)
-            )
+            let link = if i.follows_a_link {
+                format!(", a symlink to {}", i.host.display())
+            } else {
+                String::new()
+            };
+            format!("{} ({}): {}{link}", i.name, human_bytes(i.bytes), i.origin)
         })
         .collect();
+    backup_details.extend(
+        input
+            .not_backed_up
+            .iter()
+            .map(|l| format!("not backed up: {}", l.describe())),
+    );
     backup_details.push(format!(
         "archive: {}",
         display_rel(input.dir, &input.archive)
@@ -182,8 +228,13 @@ fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<Pla
         PlanStep {
             name: "backup",
             summary: format!(
-                "verified tar.gz of {} ({})",
+                "verified tar.gz of {} path{} ({})",
                 input.backup_items.len(),
+                if input.backup_items.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 human_bytes(total)
             ),
             details: backup_details,

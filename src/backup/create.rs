@@ -14,17 +14,17 @@ use gzp::par::compress::{ParCompress, ParCompressBuilder};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::manifest::{EntryKind, FORMAT, Manifest, SHA256_HEX_LEN, Skipped};
+use super::manifest::{EntryKind, FORMAT, Manifest, RootOrigin, SHA256_HEX_LEN, Skipped};
 use super::{BackupError, Phase, ProgressSink, catalog, format, sys, verify, walk};
+use crate::datapath::DataPath;
 use crate::fsutil;
 
 /// What to back up, and how.
 #[derive(Debug, Clone)]
 pub struct BackupRequest {
-    /// The deployment dir; `paths` and the archive's member names are relative to it.
-    pub root: PathBuf,
-    /// Files or directories to back up, relative to `root`.
-    pub paths: Vec<PathBuf>,
+    /// The data paths to back up: each is read at its host path and named in the archive
+    /// by its name (see [`crate::datapath`]).
+    pub paths: Vec<DataPath>,
     /// The archive to write. Its directory is created (0700) when missing.
     pub out: PathBuf,
     /// gzip level, 1 to 9.
@@ -53,8 +53,11 @@ pub struct BackupReport {
     pub roots: Vec<String>,
     /// Sockets, fifos and the like, left out.
     pub skipped: Vec<Skipped>,
-    /// Backed-up paths that are themselves symlinks: the link is kept, not what it points to.
-    pub linked_roots: Vec<String>,
+    /// Where each root came from and was read (the manifest's origins).
+    pub origins: Vec<RootOrigin>,
+    /// Roots that are symlinks (or lie under one) in the deployment: what they point to
+    /// was backed up, as Docker mounts it.
+    pub followed: Vec<RootOrigin>,
     /// Whether the archive was read back against its manifest (false with `verify: false`).
     pub verified: bool,
     /// When the backup started (RFC 3339), as in the manifest.
@@ -95,7 +98,24 @@ pub fn create(
     }
     let started = Instant::now();
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let walk = walk::walk(&request.root, &request.paths, Some(&out_dir))?;
+    let walk = walk::walk(&request.paths, Some(&out_dir))?;
+    let origins: Vec<RootOrigin> = walk
+        .roots
+        .iter()
+        .filter_map(|root| request.paths.iter().find(|p| &p.name == root))
+        .map(|p| RootOrigin {
+            root: p.name.clone(),
+            origin: p.origin.clone(),
+            host: p.host.display().to_string(),
+        })
+        .collect();
+    let followed = walk
+        .roots
+        .iter()
+        .filter_map(|root| request.paths.iter().find(|p| &p.name == root))
+        .filter(|p| p.follows_a_link())
+        .filter_map(|p| origins.iter().find(|o| o.root == p.name).cloned())
+        .collect();
 
     let mut manifest = Manifest {
         format: FORMAT,
@@ -106,7 +126,9 @@ pub fn create(
         data_bytes: walk.data_bytes,
         entries: walk.entries,
         skipped: walk.skipped,
+        origins,
     };
+    let sources = walk.sources;
     // Every field is known now but the sums, which have a fixed width: size the manifest
     // with placeholders and reserve its room at the start of the file.
     let placeholder = "0".repeat(SHA256_HEX_LEN);
@@ -123,7 +145,7 @@ pub fn create(
     check_space(&out_dir, needed, free)?;
 
     let partial = partial_path(out);
-    let result = write_archive(request, &partial, &mut manifest, room, progress);
+    let result = write_archive(request, &partial, &mut manifest, &sources, room, progress);
     let result = result.and_then(|()| {
         let write_seconds = started.elapsed().as_secs_f64();
         let verify_seconds = if request.verify {
@@ -168,12 +190,6 @@ pub fn create(
         .map_err(|e| BackupError::io("read", out, e))?
         .len();
     let (files, dirs, symlinks) = manifest.counts();
-    let linked_roots = manifest
-        .entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::Symlink && manifest.roots.contains(&e.path))
-        .map(|e| e.path.clone())
-        .collect();
     Ok(BackupReport {
         archive: out.clone(),
         archive_bytes,
@@ -183,7 +199,8 @@ pub fn create(
         symlinks,
         roots: manifest.roots,
         skipped: manifest.skipped,
-        linked_roots,
+        origins: manifest.origins,
+        followed,
         verified: request.verify,
         created,
         write_seconds,
@@ -218,11 +235,12 @@ pub fn check_space(dir: &Path, needed: u64, free: u64) -> Result<(), BackupError
 }
 
 /// Writes the partial archive: the data member after `room` bytes, then the manifest member
-/// into the room; fills in the sums of `manifest`.
+/// into the room; fills in the sums of `manifest`. `sources[i]` is where entry `i` is read.
 fn write_archive(
     request: &BackupRequest,
     partial: &Path,
     manifest: &mut Manifest,
+    sources: &[PathBuf],
     room: usize,
     progress: &mut dyn ProgressSink,
 ) -> Result<(), BackupError> {
@@ -252,7 +270,7 @@ fn write_archive(
 
     progress.phase(Phase::Write, manifest.data_bytes);
     let mut buf = vec![0u8; READ_CHUNK];
-    for entry in &mut manifest.entries {
+    for (entry, abs) in manifest.entries.iter_mut().zip(sources) {
         if progress.stop_requested() {
             return Err(BackupError::Interrupted(Phase::Write));
         }
@@ -260,9 +278,8 @@ fn write_archive(
         if entry.kind != EntryKind::File {
             continue;
         }
-        let abs = request.root.join(&entry.path);
         let sum = copy_file(
-            &abs,
+            abs,
             entry.size,
             entry.mtime,
             &mut gz,

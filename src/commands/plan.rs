@@ -66,16 +66,8 @@ pub(crate) fn compute(
     let tier = catalog.get(&target.tier)?;
     let only = only_roles(target.only.as_deref())?;
     let compose = deployment.compose()?;
-    let backup_items = backup::default_paths(&compose, &deployment.roles, &deployment.dir, &[])
-        .into_iter()
-        .map(|path| {
-            let path = deployment.resolve(&path);
-            BackupItem {
-                bytes: crate::fsutil::disk_usage(&path),
-                path,
-            }
-        })
-        .collect();
+    let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+    let data_paths = super::data_paths(&deployment, &compose, &[], &docker)?;
     let backup_dir = backup_dir
         .map(|d| deployment.resolve(d))
         .unwrap_or_else(|| deployment.backups_dir());
@@ -88,7 +80,8 @@ pub(crate) fn compute(
         catalog: &catalog,
         tier,
         only,
-        backup_items,
+        backup_items: BackupItem::of(&data_paths),
+        not_backed_up: data_paths.left_out,
         archive,
         host,
     })?;

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::backup;
+use crate::datapath::Reason;
 use crate::docker::{ComposeCli, Project};
 use crate::fsutil;
-use crate::roles::Role;
 use crate::units::human_bytes;
 
 use crate::journal;
@@ -90,23 +90,27 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         ctx.warn(&check.message)?;
     }
 
-    // The data paths exist: a db or web bind mount that is missing means the file does
-    // not describe this deployment.
-    for role in [Role::Db, Role::Web] {
-        for mount in previous.bind_mounts(ctx.roles.service(role)) {
-            if std::fs::symlink_metadata(&mount.source).is_err() {
-                return Err(StepError::failed(format!(
-                    "the {role} data path `{}` does not exist",
-                    mount.source.display()
-                )));
-            }
+    // What the backup will take. A data service's mount that is missing means the file
+    // does not describe this deployment; a volume that cannot be read would be missed.
+    let settings = ctx.run().settings.backup.clone();
+    let paths = ctx.data_paths(&previous, &settings.include)?;
+    for left in &paths.left_out {
+        let missing = matches!(
+            left.reason,
+            Reason::Missing { .. } | Reason::VolumeMissing { .. }
+        );
+        if left.blocks_backup() || (left.data_service && missing) {
+            return Err(StepError::failed(format!(
+                "the backup would miss data: {left}"
+            )));
+        }
+        if left.is_warning() {
+            ctx.warn(&format!("backup: {left}"))?;
         }
     }
 
     // Free disk for the backup.
-    let settings = ctx.run().settings.backup.clone();
-    let paths = backup::default_paths(&previous, &ctx.roles, &ctx.dir, &settings.include);
-    let data: u64 = paths.iter().map(|p| fsutil::disk_usage(&ctx.abs(p))).sum();
+    let data = paths.bytes();
     let archive = ctx.archive_path();
     let backup_dir = fsutil::parent_dir(&archive).to_path_buf();
     let probe = backup_dir
