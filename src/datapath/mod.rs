@@ -185,6 +185,8 @@ pub struct LeftOut {
     pub service: Option<String>,
     /// Whether that service holds data (db, web): then what is missed may matter.
     pub data_service: bool,
+    /// In JSON, `reason` and its fields sit beside the others.
+    #[serde(flatten)]
     pub reason: Reason,
 }
 

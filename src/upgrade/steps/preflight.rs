@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 
 use crate::backup;
-use crate::datapath::Reason;
+use crate::compose::{ComposeFile, Env, env};
+use crate::datapath::{self, Reason};
+use crate::db_flags::{self, Verdict};
 use crate::docker::{ComposeCli, Project};
 use crate::fsutil;
+use crate::roles::Role;
 use crate::units::human_bytes;
 
 use crate::journal;
@@ -149,8 +152,13 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         pulled = format!(", pulled {}", missing.join(", "));
     }
 
+    // The db flags through the db image's own server, before anything stops: a flag it
+    // rejects (`--query_cache_size` on MySQL 8) would otherwise fail `up` with the old
+    // stack already down.
+    let db_flags = check_db_flags(ctx, &new)?;
+
     Ok(format!(
-        "engine {}, {} cores, {}; compose {}; project `{project}`; backup needs ~{} ({} free){pulled}",
+        "engine {}, {} cores, {}; compose {}; project `{project}`; backup needs ~{} ({} free){pulled}{db_flags}",
         info.server_version,
         info.ncpu,
         human_bytes(info.mem_total),
@@ -158,4 +166,70 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         human_bytes(data),
         human_bytes(free),
     ))
+}
+
+/// Runs the new file's db flags through its db image (see [`crate::db_flags`]); a refusal
+/// fails the step. Returns a note for the step's summary.
+fn check_db_flags(ctx: &mut Ctx<'_>, new: &ComposeFile) -> Result<String, StepError> {
+    let Some((_, service)) = datapath::services_by_role(new, &ctx.roles)
+        .into_iter()
+        .find(|(role, _)| *role == Role::Db)
+    else {
+        return Ok(String::new());
+    };
+    let Some(image) = new.images().remove(&service) else {
+        ctx.warn(&format!(
+            "the db flags were not checked: `{service}` has no `image:` to check them with"
+        ))?;
+        return Ok(String::new());
+    };
+    let words = new.command_words(&service)?.unwrap_or_default();
+    let env = Env::load(&ctx.dir)?;
+    let words = words
+        .iter()
+        .map(|w| env::interpolate(w, &env))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StepError::failed(format!("the `command:` of `{service}`: {e}")))?;
+    let Some(flags) = db_flags::flags_of(&words) else {
+        ctx.warn(&format!(
+            "the db flags were not checked: the `command:` of `{service}` does not run mysqld"
+        ))?;
+        return Ok(String::new());
+    };
+    let redact = |text: &str| ctx.docker.redactor().redact(text);
+    match db_flags::check(&ctx.docker, &image, &flags)? {
+        Verdict::Accepted(server) => Ok(format!("; db flags accepted by {server}")),
+        Verdict::Rejected {
+            server,
+            flag,
+            reason,
+        } => {
+            let what = match &flag {
+                Some(flag) => format!("`{}`", redact(flag)),
+                None => "the flags".to_string(),
+            };
+            let removed = flag.as_deref().is_some_and(|f| {
+                f.trim_start_matches('-')
+                    .replace('-', "_")
+                    .starts_with("query_cache")
+            }) && !server.mariadb;
+            Err(StepError::failed(format!(
+                "{server} in `{image}` refuses {what} in the `command:` of `{service}`: {}{}; \
+                 nothing was stopped: fix the flag in the compose file and run again",
+                redact(&reason),
+                if removed {
+                    " (MySQL 8.0 removed the query cache)"
+                } else {
+                    ""
+                }
+            )))
+        }
+        Verdict::NotChecked(why) => {
+            ctx.warn(&format!(
+                "the db flags were not checked with `{image}`: {}",
+                redact(&why)
+            ))?;
+            Ok(String::new())
+        }
+    }
 }

@@ -65,8 +65,11 @@ impl Step for RollbackRestoreData {
         ctx.observer
             .waiting(&format!("restoring {}", ctx.rel(&archive)));
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
-        // Back where the old stack has them: the file the backup was taken with.
-        let (_, previous) = ctx.previous_file()?;
+        // Back where the old stack has them: the file returned to, as the run kept it
+        // (the one the backup was taken with).
+        let t = targets(ctx)?;
+        let text = std::fs::read_to_string(&t.back_to_copy)?;
+        let previous = ComposeFile::parse(&t.back_to, text)?;
         let paths = ctx.data_paths(&previous, &[])?;
         let docker = ctx.docker.clone();
         let destination = Destination::InPlace {
