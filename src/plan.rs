@@ -32,7 +32,11 @@ pub struct BackupItem {
     pub host: PathBuf,
     /// Whether the compose file's path is a symlink to `host`.
     pub follows_a_link: bool,
-    pub bytes: u64,
+    /// A volume read through a container of this image (its mountpoint cannot be read here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through_image: Option<String>,
+    /// `None` when it cannot be measured here (read through a container).
+    pub bytes: Option<u64>,
 }
 
 impl BackupItem {
@@ -46,6 +50,7 @@ impl BackupItem {
                 origin: p.origin.clone(),
                 host: p.host.clone(),
                 follows_a_link: p.follows_a_link(),
+                through_image: p.through_image.clone(),
                 bytes: p.bytes(),
             })
             .collect()
@@ -187,7 +192,7 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
 fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<PlanStep> {
     let source = display_rel(input.dir, &compose.path);
     let target = display_rel(input.dir, target);
-    let total: u64 = input.backup_items.iter().map(|i| i.bytes).sum();
+    let total: u64 = input.backup_items.iter().filter_map(|i| i.bytes).sum();
     let mut backup_details: Vec<String> = input
         .backup_items
         .iter()
@@ -197,7 +202,12 @@ fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<Pla
             } else {
                 String::new()
             };
-            format!("{} ({}): {}{link}", i.name, human_bytes(i.bytes), i.origin)
+            let size = i.bytes.map_or("size unknown".to_string(), human_bytes);
+            let through = match &i.through_image {
+                Some(image) => format!(", read through a container of `{image}`"),
+                None => String::new(),
+            };
+            format!("{} ({size}): {}{link}{through}", i.name, i.origin)
         })
         .collect();
     backup_details.extend(

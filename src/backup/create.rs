@@ -14,7 +14,9 @@ use gzp::par::compress::{ParCompress, ParCompressBuilder};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::manifest::{EntryKind, FORMAT, Manifest, RootOrigin, SHA256_HEX_LEN, Skipped};
+use super::helper::{Helper, TarReader, VolumeStream};
+use super::manifest::{Entry, EntryKind, FORMAT, Manifest, RootOrigin, SHA256_HEX_LEN, Skipped};
+use super::walk::Source;
 use super::{BackupError, Phase, ProgressSink, catalog, format, sys, verify, walk};
 use crate::datapath::DataPath;
 use crate::fsutil;
@@ -129,6 +131,7 @@ pub fn create(
         origins,
     };
     let sources = walk.sources;
+    let helpers = walk.helpers;
     // Every field is known now but the sums, which have a fixed width: size the manifest
     // with placeholders and reserve its room at the start of the file.
     let placeholder = "0".repeat(SHA256_HEX_LEN);
@@ -145,7 +148,17 @@ pub fn create(
     check_space(&out_dir, needed, free)?;
 
     let partial = partial_path(out);
-    let result = write_archive(request, &partial, &mut manifest, &sources, room, progress);
+    let result = write_archive(
+        request,
+        &partial,
+        &mut manifest,
+        Reads {
+            sources: &sources,
+            helpers: &helpers,
+        },
+        room,
+        progress,
+    );
     let result = result.and_then(|()| {
         let write_seconds = started.elapsed().as_secs_f64();
         let verify_seconds = if request.verify {
@@ -234,13 +247,20 @@ pub fn check_space(dir: &Path, needed: u64, free: u64) -> Result<(), BackupError
     Ok(())
 }
 
+/// Where the walk said each entry is read: `sources[i]` for entry `i`, through the
+/// helper containers of `helpers` for a volume's members.
+struct Reads<'a> {
+    sources: &'a [Source],
+    helpers: &'a [(String, Helper)],
+}
+
 /// Writes the partial archive: the data member after `room` bytes, then the manifest member
-/// into the room; fills in the sums of `manifest`. `sources[i]` is where entry `i` is read.
+/// into the room; fills in the sums of `manifest`.
 fn write_archive(
     request: &BackupRequest,
     partial: &Path,
     manifest: &mut Manifest,
-    sources: &[PathBuf],
+    reads: Reads<'_>,
     room: usize,
     progress: &mut dyn ProgressSink,
 ) -> Result<(), BackupError> {
@@ -270,7 +290,10 @@ fn write_archive(
 
     progress.phase(Phase::Write, manifest.data_bytes);
     let mut buf = vec![0u8; READ_CHUNK];
-    for (entry, abs) in manifest.entries.iter_mut().zip(sources) {
+    // The helpers' second streams, opened at their first file.
+    let mut streams: Vec<Option<TarReader<VolumeStream>>> =
+        reads.helpers.iter().map(|_| None).collect();
+    for (entry, source) in manifest.entries.iter_mut().zip(reads.sources) {
         if progress.stop_requested() {
             return Err(BackupError::Interrupted(Phase::Write));
         }
@@ -278,18 +301,38 @@ fn write_archive(
         if entry.kind != EntryKind::File {
             continue;
         }
-        let sum = copy_file(
-            abs,
-            entry.size,
-            entry.mtime,
-            &mut gz,
-            &mut buf,
-            partial,
-            progress,
-        )?;
+        let sum = match source {
+            Source::Path(abs) => copy_file(
+                abs,
+                entry.size,
+                entry.mtime,
+                &mut gz,
+                &mut buf,
+                partial,
+                progress,
+            )?,
+            Source::Stream(i, rel) => {
+                let helper = &reads.helpers[*i].1;
+                let stream = match &mut streams[*i] {
+                    Some(stream) => stream,
+                    slot => slot.insert(helper.read()?),
+                };
+                copy_member(
+                    stream, helper, rel, entry, &mut gz, &mut buf, partial, progress,
+                )?
+            }
+        };
         entry.sha256 = Some(sum);
         gz.write_all(&[0; format::BLOCK][..format::padding(entry.size)])
             .map_err(|e| gz.error(partial, e))?;
+    }
+    for (stream, (_, helper)) in streams.iter_mut().zip(reads.helpers) {
+        if let Some(stream) = stream {
+            stream.finish().map_err(|e| BackupError::BadSource {
+                path: PathBuf::from(format!("volume `{}`", helper.volume)),
+                reason: e.to_string(),
+            })?;
+        }
     }
     gz.write_all(&format::END_OF_ARCHIVE)
         .map_err(|e| gz.error(partial, e))?;
@@ -351,15 +394,103 @@ pub(super) fn copy_file(
     if meta.mtime().max(0) as u64 != mtime {
         return Err(changed("was modified"));
     }
+    let sum = pour(
+        |buf| file.read(buf),
+        size,
+        out,
+        buf,
+        partial,
+        progress,
+        || changed("shrank"),
+        |e| BackupError::io("read", path, e),
+    )?;
+    // One more read: a file that grew after the check would be cut short in the archive.
+    match file.read(&mut buf[..1]) {
+        Ok(0) => {}
+        Ok(_) => return Err(changed("grew")),
+        Err(e) => return Err(BackupError::io("read", path, e)),
+    }
+    Ok(sum)
+}
+
+/// Streams the next member of a volume, `rel`, into the archive: exactly `entry.size`
+/// bytes, hashed on the way. Fails when it is not the one the walk saw.
+#[allow(clippy::too_many_arguments)]
+fn copy_member(
+    stream: &mut TarReader<VolumeStream>,
+    helper: &Helper,
+    rel: &[u8],
+    entry: &Entry,
+    out: &mut Compressor,
+    buf: &mut [u8],
+    partial: &Path,
+    progress: &mut dyn ProgressSink,
+) -> Result<String, BackupError> {
+    let place = PathBuf::from(format!(
+        "volume `{}`: {}",
+        helper.volume,
+        String::from_utf8_lossy(rel)
+    ));
+    let changed = |what| BackupError::SourceChanged {
+        path: place.clone(),
+        what,
+    };
+    let broken = |e: io::Error| BackupError::BadSource {
+        path: place.clone(),
+        reason: format!("the stream of `{}` broke: {e}", helper.image),
+    };
+    // Members the walk set aside (a fifo, a name that is not UTF-8) come by in between.
+    let member = loop {
+        match stream.next_member().map_err(broken)? {
+            Some(m) if m.path == rel => break m,
+            Some(_) => continue,
+            None => return Err(changed("disappeared")),
+        }
+    };
+    if member.kind != Some(EntryKind::File) {
+        return Err(changed("was replaced by something that is not a file"));
+    }
+    if member.size != entry.size {
+        return Err(changed("changed size"));
+    }
+    if member.mtime != entry.mtime {
+        return Err(changed("was modified"));
+    }
+    pour(
+        |buf| stream.data(buf),
+        entry.size,
+        out,
+        buf,
+        partial,
+        progress,
+        || changed("shrank"),
+        broken,
+    )
+}
+
+/// Reads exactly `size` bytes with `read` into the archive, hashing them, reporting
+/// progress and stopping between chunks when asked. Returns the sha256.
+#[allow(clippy::too_many_arguments)]
+fn pour(
+    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    size: u64,
+    out: &mut Compressor,
+    buf: &mut [u8],
+    partial: &Path,
+    progress: &mut dyn ProgressSink,
+    shrank: impl Fn() -> BackupError,
+    read_error: impl Fn(io::Error) -> BackupError,
+) -> Result<String, BackupError> {
     let mut hasher = Sha256::new();
     let mut left = size;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = match file.read(&mut buf[..want]) {
-            Ok(0) => return Err(changed("shrank")),
+        let n = match read(&mut buf[..want]) {
+            Ok(0) => return Err(shrank()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(BackupError::io("read", path, e)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(shrank()),
+            Err(e) => return Err(read_error(e)),
         };
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
@@ -370,12 +501,6 @@ pub(super) fn copy_file(
         if progress.stop_requested() {
             return Err(BackupError::Interrupted(Phase::Write));
         }
-    }
-    // One more read: a file that grew after the check would be cut short in the archive.
-    match file.read(&mut buf[..1]) {
-        Ok(0) => {}
-        Ok(_) => return Err(changed("grew")),
-        Err(e) => return Err(BackupError::io("read", path, e)),
     }
     Ok(hex::encode(hasher.finalize()))
 }

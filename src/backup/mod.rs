@@ -57,6 +57,7 @@
 mod catalog;
 mod create;
 mod format;
+mod helper;
 mod live;
 mod manifest;
 mod restore;

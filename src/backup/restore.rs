@@ -29,10 +29,13 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::helper::Helper;
 use super::manifest::{Entry, EntryKind, Manifest, is_within};
 use super::verify::{self, Sink};
 use super::{BackupError, Phase, ProgressSink, sys};
-use crate::datapath::{DataPaths, Reason, VOLUMES_DIR, names_a_deployment_path};
+use crate::datapath::{
+    DataPaths, Reason, VOLUMES_DIR, mountpoint_readable, names_a_deployment_path,
+};
 use crate::fsutil;
 
 /// What a restore did.
@@ -174,8 +177,9 @@ pub fn restore_to(
         Destination::InPlace { volumes, .. } => Some(*volumes),
         Destination::Under(_) => None,
     };
-    let quarantined = swap_in(&to, &places, volumes, stamp)?;
-    for place in &places {
+    let quarantined = swap_in(&to, &places, &manifest, volumes, stamp)?;
+    // (A volume written through a container got its root's metadata from the stream.)
+    for place in places.iter().filter(|p| p.helper.is_none()) {
         let entry = manifest
             .entries
             .iter()
@@ -223,6 +227,8 @@ struct Place {
     dest: PathBuf,
     /// When `dest` is a volume's mountpoint: the volume.
     volume: Option<String>,
+    /// A volume this process cannot write at its mountpoint: written through a container.
+    helper: Option<Helper>,
     /// The staging dir it is extracted into, and where the root itself lands there.
     staging: PathBuf,
     staged: PathBuf,
@@ -249,12 +255,20 @@ fn place_roots(
             root: root.clone(),
             reason,
         };
-        let (dest, volume) = match destination {
-            Destination::Under(_) => (to.join(root), None),
+        let (dest, volume, helper) = match destination {
+            Destination::Under(_) => (to.join(root), None, None),
             Destination::InPlace { paths, volumes, .. } => {
                 if let Some(path) = paths.get(root) {
-                    (path.host.clone(), path.origin.volume().map(str::to_string))
-                } else if let Some((name, key)) = missing_volume(paths, root) {
+                    let volume = path.origin.volume().map(str::to_string);
+                    let helper = match (&volume, &path.through_image) {
+                        (Some(volume), Some(image)) => Some(Helper {
+                            volume: volume.clone(),
+                            image: image.clone(),
+                        }),
+                        _ => None,
+                    };
+                    (path.host.clone(), volume, helper)
+                } else if let Some((name, key, image)) = missing_volume(paths, root) {
                     let project = name
                         .strip_suffix(&format!("_{key}"))
                         .unwrap_or(name.as_str());
@@ -262,9 +276,19 @@ fn place_roots(
                     let mountpoint = volumes.create(&name, &labels).map_err(|e| {
                         refuse(format!("cannot make the volume `{name}` again: {e}"))
                     })?;
-                    (mountpoint, Some(name))
+                    let helper = match (mountpoint_readable(&mountpoint), image) {
+                        (Ok(()), _) => None,
+                        (Err(_), Some(image)) => Some(Helper {
+                            volume: name.clone(),
+                            image,
+                        }),
+                        (Err(why), None) => {
+                            return Err(refuse(format!("cannot write volume `{name}`: {why}")));
+                        }
+                    };
+                    (mountpoint, Some(name), helper)
                 } else if names_a_deployment_path(root) {
-                    (to.join(root), None)
+                    (to.join(root), None, None)
                 } else {
                     let came_from = manifest.origin(root).map_or_else(
                         || "elsewhere".to_string(),
@@ -277,7 +301,8 @@ fn place_roots(
                 }
             }
         };
-        let (staging, staged) = if dest.starts_with(to) {
+        // Through a container: staged in `to`, streamed into the volume from there.
+        let (staging, staged) = if dest.starts_with(to) || helper.is_some() {
             (staging.to_path_buf(), staging.join(root))
         } else {
             let parent = fsutil::parent_dir(&dest).to_path_buf();
@@ -300,6 +325,7 @@ fn place_roots(
             root: root.clone(),
             dest,
             volume,
+            helper,
             staging,
             staged,
         });
@@ -307,11 +333,14 @@ fn place_roots(
     Ok(places)
 }
 
-/// The volume an archive root names, when the deployment mounts it but it is gone.
-fn missing_volume(paths: &DataPaths, root: &str) -> Option<(String, String)> {
+/// The volume an archive root names, when the deployment mounts it but it is gone: its
+/// name, key, and the image of the service that mounts it.
+fn missing_volume(paths: &DataPaths, root: &str) -> Option<(String, String, Option<String>)> {
     paths.left_out.iter().find_map(|l| match &l.reason {
-        Reason::VolumeMissing { volume, key } if format!("{VOLUMES_DIR}/{volume}") == root => {
-            Some((volume.clone(), key.clone()))
+        Reason::VolumeMissing { volume, key, image }
+            if format!("{VOLUMES_DIR}/{volume}") == root =>
+        {
+            Some((volume.clone(), key.clone(), image.clone()))
         }
         _ => None,
     })
@@ -330,7 +359,8 @@ fn staging_dirs(main: &Path, places: &[Place]) -> Vec<PathBuf> {
 
 /// Checks, before extracting, that each root can be renamed into its place.
 fn check_targets(to: &Path, places: &[Place]) -> Result<(), BackupError> {
-    for place in places {
+    // A volume written through a container is not renamed into place.
+    for place in places.iter().filter(|p| p.helper.is_none()) {
         let refuse = |reason: String| BackupError::Target {
             target: to.to_path_buf(),
             root: place.root.clone(),
@@ -385,16 +415,18 @@ struct Swapped {
 }
 
 /// Swaps each staged root into place, quarantining what stood there; on failure, puts
-/// back what was already swapped.
+/// back what was already swapped. Volumes written through a container come last: what is
+/// done there cannot be undone by a rename.
 fn swap_in(
     to: &Path,
     places: &[Place],
+    manifest: &Manifest,
     volumes: Option<&dyn VolumeStore>,
     stamp: &str,
 ) -> Result<Vec<Quarantined>, BackupError> {
     let mut done: Vec<Swapped> = Vec::new();
     let mut quarantined = Vec::new();
-    for place in places {
+    for place in places.iter().filter(|p| p.helper.is_none()) {
         match swap_one(place, volumes, stamp) {
             Ok((swapped, q)) => {
                 quarantined.extend(q);
@@ -411,7 +443,152 @@ fn swap_in(
             }
         }
     }
+    for place in places.iter().filter(|p| p.helper.is_some()) {
+        let written = write_through(place, manifest, volumes, stamp);
+        match written {
+            Ok(q) => quarantined.extend(q),
+            Err(e) => {
+                let undone = undo_swaps(&done);
+                return Err(BackupError::Swap {
+                    target: to.to_path_buf(),
+                    root: place.root.clone(),
+                    source: io::Error::other(format!(
+                        "{e}; what stood in the volume was moved to a volume `{}.xzup-quarantine-{stamp}` first, if it held anything",
+                        place.volume.as_deref().unwrap_or("")
+                    )),
+                    undone,
+                });
+            }
+        }
+    }
     Ok(quarantined)
+}
+
+/// Puts a staged root into its volume through a container: what the volume holds goes
+/// into a new quarantine volume first, then the staged copy is streamed in (with the
+/// manifest's owners, modes and times) and removed from the staging dir.
+fn write_through(
+    place: &Place,
+    manifest: &Manifest,
+    volumes: Option<&dyn VolumeStore>,
+    stamp: &str,
+) -> Result<Option<Quarantined>, BackupError> {
+    let helper = place
+        .helper
+        .as_ref()
+        .expect("a place written through a container");
+    let mut quarantined = None;
+    if !helper.is_empty()? {
+        let store = volumes.ok_or_else(|| BackupError::Target {
+            target: place.dest.clone(),
+            root: place.root.clone(),
+            reason: "no engine to make a quarantine volume with".into(),
+        })?;
+        let (name, mountpoint) = quarantine_volume_through(store, helper, stamp)?;
+        helper.move_into(&name)?;
+        quarantined = Some(Quarantined {
+            path: place.dest.clone(),
+            moved_to: mountpoint,
+            volume: Some(helper.volume.clone()),
+            moved_to_volume: Some(name),
+        });
+    }
+    helper.extract(|out| write_tar(out, &place.staged, &place.root, manifest))?;
+    // The staged copy is this restore's own; the volume holds the data now.
+    fs::remove_dir_all(&place.staged).map_err(|e| BackupError::io("remove", &place.staged, e))?;
+    Ok(quarantined)
+}
+
+/// A new, empty quarantine volume for `helper`'s volume (checked empty through a container:
+/// its mountpoint cannot be read here either).
+fn quarantine_volume_through(
+    store: &dyn VolumeStore,
+    helper: &Helper,
+    stamp: &str,
+) -> Result<(String, PathBuf), BackupError> {
+    let base = format!("{}.xzup-quarantine-{stamp}", helper.volume);
+    for n in 1..100 {
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let mountpoint = store.create(&name, &[]).map_err(|e| BackupError::Target {
+            target: PathBuf::from(&name),
+            root: helper.volume.clone(),
+            reason: format!("cannot make the quarantine volume: {e}"),
+        })?;
+        let probe = Helper {
+            volume: name.clone(),
+            image: helper.image.clone(),
+        };
+        if probe.is_empty()? {
+            return Ok((name, mountpoint));
+        }
+    }
+    Err(BackupError::Target {
+        target: PathBuf::from(&base),
+        root: helper.volume.clone(),
+        reason: format!("no free name for a volume `{base}-N`"),
+    })
+}
+
+/// Writes the staged `root` (at `staged`) as a tar stream, members named `./…` relative to
+/// the root, owners, modes and times from the manifest (numeric owners: no names).
+fn write_tar(
+    out: &mut dyn Write,
+    staged: &Path,
+    root: &str,
+    manifest: &Manifest,
+) -> Result<(), BackupError> {
+    let err = |e: io::Error| BackupError::io("stream into the volume", staged, e);
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    for entry in manifest.entries.iter().filter(|e| is_within(&e.path, root)) {
+        let rel = Path::new(&entry.path)
+            .strip_prefix(root)
+            .expect("within the root");
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(entry.mode);
+        header.set_uid(u64::from(entry.uid));
+        header.set_gid(u64::from(entry.gid));
+        header.set_mtime(entry.mtime);
+        if rel.as_os_str().is_empty() {
+            // The volume's root itself: `./`, written by hand (the builder refuses an
+            // empty path).
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_size(0);
+            header.as_old_mut().name[..2].copy_from_slice(b"./");
+            header.set_cksum();
+            builder.append(&header, io::empty()).map_err(err)?;
+            continue;
+        }
+        let name = Path::new(".").join(rel);
+        match entry.kind {
+            EntryKind::Dir => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                builder
+                    .append_data(&mut header, &name, io::empty())
+                    .map_err(err)?;
+            }
+            EntryKind::Symlink => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                let target = entry.target.as_deref().unwrap_or_default();
+                builder
+                    .append_link(&mut header, &name, target)
+                    .map_err(err)?;
+            }
+            EntryKind::File => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(entry.size);
+                let file = File::open(staged.join(rel)).map_err(err)?;
+                builder.append_data(&mut header, &name, file).map_err(err)?;
+            }
+        }
+    }
+    builder.finish().map_err(err)
 }
 
 fn swap_one(
@@ -687,5 +864,129 @@ impl Sink for Extractor<'_> {
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(entry.mtime);
         file.set_times(FileTimes::new().set_accessed(time).set_modified(time))
             .map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::helper::TarReader;
+    use crate::backup::manifest::Manifest;
+
+    fn entry(path: &str, kind: EntryKind, size: u64, target: Option<&str>) -> Entry {
+        Entry {
+            path: path.into(),
+            kind,
+            size,
+            mode: if kind == EntryKind::Dir { 0o750 } else { 0o640 },
+            uid: 999,
+            gid: 998,
+            mtime: 1_600_000_000,
+            sha256: (kind == EntryKind::File).then(|| "a".repeat(64)),
+            target: target.map(String::from),
+        }
+    }
+
+    /// What a container's `tar -xf -` gets: the staged root with the manifest's owners,
+    /// modes and times, the root as `./` (the rest relative to it).
+    #[test]
+    fn the_stream_into_a_volume_carries_the_manifests_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = dir.path().join("vol");
+        fs::create_dir_all(staged.join("db")).unwrap();
+        fs::write(staged.join("ibdata1"), "pages").unwrap();
+        fs::write(staged.join("db/t.ibd"), "rows!").unwrap();
+        std::os::unix::fs::symlink("ibdata1", staged.join("link")).unwrap();
+        let root = "docker-volumes/xz_dbdata";
+        let manifest = Manifest::for_tests(
+            &[root],
+            vec![
+                entry(root, EntryKind::Dir, 0, None),
+                entry(&format!("{root}/db"), EntryKind::Dir, 0, None),
+                entry(&format!("{root}/db/t.ibd"), EntryKind::File, 5, None),
+                entry(&format!("{root}/ibdata1"), EntryKind::File, 5, None),
+                entry(
+                    &format!("{root}/link"),
+                    EntryKind::Symlink,
+                    0,
+                    Some("ibdata1"),
+                ),
+            ],
+        );
+        let mut stream = Vec::new();
+        write_tar(&mut stream, &staged, root, &manifest).unwrap();
+        let mut reader = TarReader::new(&stream[..]);
+        let mut got = Vec::new();
+        while let Some(m) = reader.next_member().unwrap() {
+            let mut data = vec![0u8; 16];
+            let n = reader.data(&mut data).unwrap();
+            data.truncate(n);
+            got.push((
+                String::from_utf8(m.path).unwrap(),
+                m.kind,
+                m.mode,
+                m.uid,
+                m.gid,
+                m.mtime,
+                data,
+                m.link.map(|l| String::from_utf8(l).unwrap()),
+            ));
+        }
+        let f = Some(EntryKind::File);
+        let d = Some(EntryKind::Dir);
+        let t = 1_600_000_000;
+        assert_eq!(
+            got,
+            [
+                ("".into(), d, 0o750, 999, 998, t, vec![], None),
+                ("db".into(), d, 0o750, 999, 998, t, vec![], None),
+                (
+                    "db/t.ibd".into(),
+                    f,
+                    0o640,
+                    999,
+                    998,
+                    t,
+                    b"rows!".to_vec(),
+                    None
+                ),
+                (
+                    "ibdata1".into(),
+                    f,
+                    0o640,
+                    999,
+                    998,
+                    t,
+                    b"pages".to_vec(),
+                    None
+                ),
+                (
+                    "link".into(),
+                    Some(EntryKind::Symlink),
+                    0o640,
+                    999,
+                    998,
+                    t,
+                    vec![],
+                    Some("ibdata1".into())
+                ),
+            ]
+        );
+        // GNU tar reads it too, members named as `tar -cf - -C DIR .` names them.
+        let listing = std::process::Command::new("tar")
+            .args(["-tvf", "-", "--numeric-owner"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(&stream)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        let listing = String::from_utf8_lossy(&listing.stdout);
+        assert!(
+            listing.contains("999/998") && listing.contains(" db/t.ibd"),
+            "{listing}"
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::BackupError;
+use super::helper::Helper;
 use super::manifest::{Entry, EntryKind, SkipReason, Skipped, safe_relative};
 use crate::datapath::DataPath;
 
@@ -22,11 +23,22 @@ pub struct Walk {
     pub roots: Vec<String>,
     /// Every entry, sha256 not yet known.
     pub entries: Vec<Entry>,
-    /// Where each entry is read on this host (index for index with `entries`).
-    pub sources: Vec<PathBuf>,
+    /// Where each entry is read (index for index with `entries`).
+    pub sources: Vec<Source>,
+    /// The volumes read through a container, with their names in the archive.
+    pub helpers: Vec<(String, Helper)>,
     pub skipped: Vec<Skipped>,
     /// Sum of file sizes.
     pub data_bytes: u64,
+}
+
+/// Where an entry's data is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// At this path on the host.
+    Path(PathBuf),
+    /// In the stream of `helpers[i]`, at this path relative to the volume.
+    Stream(usize, Vec<u8>),
 }
 
 /// Walks `paths`, leaving out the directory `exclude` (where the archive goes) wherever it
@@ -37,7 +49,11 @@ pub fn walk(paths: &[DataPath], exclude: Option<&Path>) -> Result<Walk, BackupEr
         .and_then(|d| fs::metadata(d).ok())
         .map(|m| (m.dev(), m.ino()));
     let mut walk = Walk::default();
-    for (name, host) in &roots {
+    for (name, host, helper) in &roots {
+        if let Some(helper) = helper {
+            visit_volume(&mut walk, name, helper)?;
+            continue;
+        }
         // The data path itself is followed: Docker mounts what a symlink points to.
         let meta = fs::metadata(host).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -57,14 +73,95 @@ pub fn walk(paths: &[DataPath], exclude: Option<&Path>) -> Result<Walk, BackupEr
         }
         visit(&mut walk, name.clone(), host, &meta, exclude)?;
     }
-    walk.roots = roots.into_iter().map(|(name, _)| name).collect();
+    walk.roots = roots.into_iter().map(|(name, _, _)| name).collect();
     Ok(walk)
+}
+
+/// A volume read through a container: its members as the helper's `tar` lists them (a
+/// directory before its contents), named under `name`.
+fn visit_volume(walk: &mut Walk, name: &str, helper: &Helper) -> Result<(), BackupError> {
+    let members = helper.list()?;
+    let index = walk.helpers.len();
+    walk.helpers.push((name.to_string(), helper.clone()));
+    let bad = |reason: String| BackupError::BadSource {
+        path: name.into(),
+        reason,
+    };
+    match members.first() {
+        Some(m) if m.path.is_empty() && m.kind == Some(EntryKind::Dir) => {}
+        _ => {
+            return Err(bad(
+                "the volume's stream does not start with its root".into()
+            ));
+        }
+    }
+    for member in members {
+        let lossy = String::from_utf8_lossy(&member.path).into_owned();
+        let path = if member.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}/{lossy}")
+        };
+        let skip = |walk: &mut Walk, reason| {
+            walk.skipped.push(Skipped {
+                path: path.clone(),
+                reason,
+            })
+        };
+        if std::str::from_utf8(&member.path).is_err() {
+            skip(walk, SkipReason::NonUtf8Name);
+            continue;
+        }
+        if safe_relative(&path).ok().as_deref() != Some(Path::new(&path)) {
+            return Err(bad(format!("the volume's stream holds `{path}`")));
+        }
+        let kind = match (member.kind, member.type_byte) {
+            (Some(kind), _) => kind,
+            (None, b'1') => {
+                return Err(bad(format!(
+                    "`{path}` is a hard link, which xzup does not back up: make it a copy"
+                )));
+            }
+            (None, b'6') => {
+                skip(walk, SkipReason::Fifo);
+                continue;
+            }
+            (None, _) => {
+                skip(walk, SkipReason::Device);
+                continue;
+            }
+        };
+        let target = match member.link.map(String::from_utf8) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(_)) => {
+                skip(walk, SkipReason::NonUtf8Name);
+                continue;
+            }
+            None => None,
+        };
+        walk.data_bytes += member.size;
+        walk.sources.push(Source::Stream(index, member.path));
+        walk.entries.push(Entry {
+            path,
+            kind,
+            size: member.size,
+            mode: member.mode,
+            uid: member.uid,
+            gid: member.gid,
+            mtime: member.mtime,
+            sha256: None,
+            target,
+        });
+    }
+    Ok(())
 }
 
 /// Checks and normalises the names: relative, no `..`, not xzup's `.xzup` state dir; drops
 /// duplicates and names inside another. Each with the host path it is read from.
-fn normalise_roots(paths: &[DataPath]) -> Result<Vec<(String, PathBuf)>, BackupError> {
-    let mut roots: Vec<(String, PathBuf)> = Vec::new();
+fn normalise_roots(
+    paths: &[DataPath],
+) -> Result<Vec<(String, PathBuf, Option<Helper>)>, BackupError> {
+    let mut roots: Vec<(String, PathBuf, Option<Helper>)> = Vec::new();
     for path in paths {
         let rel = safe_relative(&path.name).map_err(|_| BackupError::BadSource {
             path: PathBuf::from(&path.name),
@@ -73,11 +170,18 @@ fn normalise_roots(paths: &[DataPath]) -> Result<Vec<(String, PathBuf)>, BackupE
                     .into(),
         })?;
         let name = rel.to_str().expect("came from a str").to_string();
-        roots.push((name, path.host.clone()));
+        let helper = match (&path.through_image, path.origin.volume()) {
+            (Some(image), Some(volume)) => Some(Helper {
+                volume: volume.to_string(),
+                image: image.clone(),
+            }),
+            _ => None,
+        };
+        roots.push((name, path.host.clone(), helper));
     }
-    roots.sort();
+    roots.sort_by(|a, b| a.0.cmp(&b.0));
     roots.dedup_by(|b, a| a.0 == b.0);
-    let mut kept: Vec<(String, PathBuf)> = Vec::with_capacity(roots.len());
+    let mut kept: Vec<(String, PathBuf, Option<Helper>)> = Vec::with_capacity(roots.len());
     for r in roots {
         // Sorted, so a parent comes right before its children.
         if !kept.iter().any(|k| Path::new(&r.0).starts_with(&k.0)) {
@@ -139,7 +243,7 @@ fn visit(
         0
     };
     walk.data_bytes += size;
-    walk.sources.push(abs.to_path_buf());
+    walk.sources.push(Source::Path(abs.to_path_buf()));
     walk.entries.push(Entry {
         path: rel.clone(),
         kind,
@@ -242,7 +346,7 @@ mod tests {
         );
         assert_eq!(
             walk.sources[1],
-            fs::canonicalize(&real).unwrap().join("ibdata1")
+            Source::Path(fs::canonicalize(&real).unwrap().join("ibdata1"))
         );
         assert_eq!(walk.data_bytes, 10);
     }

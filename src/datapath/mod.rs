@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::compose::{ComposeError, ComposeFile, Env, Mount, MountKind};
 use crate::roles::{Role, RoleMap};
 
-pub use volumes::{EngineVolumes, NoEngine, Volumes};
+pub use volumes::{EngineVolumes, NoEngine, Volumes, mountpoint_readable};
 
 /// Where named volumes go in the archive.
 pub const VOLUMES_DIR: &str = "docker-volumes";
@@ -55,6 +55,11 @@ pub struct DataPath {
     /// Where it is read from and restored to: [`DataPath::path`] with symlinks followed,
     /// which is what Docker mounts.
     pub host: PathBuf,
+    /// Set for a volume this process cannot read at its mountpoint (not root; a driver
+    /// that mounts the content elsewhere): its content is read and written through a
+    /// throwaway container of this image, the one of the service that mounts it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through_image: Option<String>,
 }
 
 /// Where a data path comes from. Kept in the archive's manifest for each of its roots.
@@ -95,6 +100,8 @@ pub enum Part {
     ComposeFile,
     /// The `.env` file Compose reads variables from.
     EnvFile,
+    /// `xzup.toml`: which service plays which role, the tiers file.
+    XzupConfig,
     /// Named by `--include`.
     Included,
 }
@@ -118,6 +125,7 @@ impl fmt::Display for Origin {
                 Part::ServerConfig => "the server's config",
                 Part::ComposeFile => "compose file",
                 Part::EnvFile => "Compose variables",
+                Part::XzupConfig => "xzup's settings",
                 Part::Included => "--include",
             }),
         }
@@ -161,12 +169,17 @@ impl DataPath {
             origin: Origin::Deployment { part },
             host: std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()),
             path,
+            through_image: None,
         }
     }
 
-    /// Bytes of the regular files under it now.
-    pub fn bytes(&self) -> u64 {
-        crate::fsutil::disk_usage(&self.host)
+    /// Bytes of the regular files under it now; `None` for a volume read through a
+    /// container (its mountpoint cannot be read here).
+    pub fn bytes(&self) -> Option<u64> {
+        match self.through_image {
+            Some(_) => None,
+            None => Some(crate::fsutil::disk_usage(&self.host)),
+        }
     }
 
     /// Whether the compose file's path is a symlink (or lies under one): the content is
@@ -202,8 +215,14 @@ pub enum Reason {
     Model { path: PathBuf },
     /// The path does not exist.
     Missing { path: PathBuf },
-    /// The named volume does not exist (yet): the stack was never started.
-    VolumeMissing { volume: String, key: String },
+    /// The named volume does not exist (yet): the stack was never started. `image`: the
+    /// service's, to write it through when this process cannot.
+    VolumeMissing {
+        volume: String,
+        key: String,
+        #[serde(skip)]
+        image: Option<String>,
+    },
     /// Where the named volume is could not be asked (no engine, no project).
     VolumeUnknown { key: String, why: String },
     /// The volume's content is not on this host, or not where xzup can read it.
@@ -343,9 +362,10 @@ impl DataPaths {
         self.paths.iter().find(|p| p.name == name)
     }
 
-    /// Total bytes of the regular files under every data path now.
+    /// Total bytes of the regular files under every data path whose size can be read
+    /// here now (see [`DataPath::bytes`]).
     pub fn bytes(&self) -> u64 {
-        self.paths.iter().map(DataPath::bytes).sum()
+        self.paths.iter().filter_map(DataPath::bytes).sum()
     }
 }
 
@@ -418,6 +438,13 @@ pub(crate) fn resolve(request: &Request<'_>) -> Result<DataPaths, ComposeError> 
             dir,
             crate::compose::env::DOT_ENV,
             Part::EnvFile,
+        ));
+    }
+    if exists(&dir.join(crate::deployment::CONFIG_FILE)) {
+        found.add(DataPath::in_deployment(
+            dir,
+            crate::deployment::CONFIG_FILE,
+            Part::XzupConfig,
         ));
     }
     for path in request.include {
@@ -528,6 +555,7 @@ impl Found {
                     origin,
                     path: source.clone(),
                     host,
+                    through_image: None,
                 });
             }
             MountKind::Volume { key, volume } => {
@@ -540,12 +568,14 @@ impl Found {
                     };
                     return self.leave(mount, role, reason);
                 }
+                let image = request.compose.images().remove(&mount.service);
                 let info = match request.volumes.find(key, volume) {
                     Ok(Some(info)) => info,
                     Ok(None) => {
                         let reason = Reason::VolumeMissing {
                             volume: request.volumes.expected_name(key, volume),
                             key: key.clone(),
+                            image,
                         };
                         return self.leave(mount, role, reason);
                     }
@@ -557,13 +587,26 @@ impl Found {
                         return self.leave(mount, role, reason);
                     }
                 };
-                if let Err(why) = volumes::readable(&info) {
-                    let reason = Reason::VolumeUnreadable {
-                        volume: info.name.clone(),
-                        why,
-                    };
-                    return self.leave(mount, role, reason);
-                }
+                // What the host cannot read, a container of the service's image can.
+                let through_image = match volumes::readable(&info) {
+                    Ok(()) => None,
+                    Err(why) => match image {
+                        Some(image) => {
+                            log::debug!(
+                                "volume `{}`: {why}; through a container of `{image}`",
+                                info.name
+                            );
+                            Some(image)
+                        }
+                        None => {
+                            let reason = Reason::VolumeUnreadable {
+                                volume: info.name.clone(),
+                                why,
+                            };
+                            return self.leave(mount, role, reason);
+                        }
+                    },
+                };
                 self.add(DataPath {
                     name: format!("{VOLUMES_DIR}/{}", info.name),
                     origin: Origin::Volume {
@@ -574,6 +617,7 @@ impl Found {
                     },
                     path: info.mountpoint.clone(),
                     host: info.mountpoint,
+                    through_image,
                 });
             }
             MountKind::Anonymous => {

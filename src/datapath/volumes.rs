@@ -152,11 +152,22 @@ pub(crate) fn readable(info: &VolumeInfo) -> Result<(), String> {
             }
         ));
     }
-    std::fs::read_dir(&info.mountpoint).map(|_| ()).map_err(|e| {
+    mountpoint_readable(&info.mountpoint)
+}
+
+/// Whether this process may list a volume's mountpoint.
+pub fn mountpoint_readable(mountpoint: &Path) -> Result<(), String> {
+    // Test builds only: the end-to-end tests run as root, and take the path of a user who
+    // cannot read `/var/lib/docker` with this.
+    #[cfg(feature = "test-hooks")]
+    if std::env::var_os("XZUP_TEST_VOLUMES_UNREADABLE").is_some() {
+        return Err("unreadable here (XZUP_TEST_VOLUMES_UNREADABLE, a test hook)".into());
+    }
+    std::fs::read_dir(mountpoint).map(|_| ()).map_err(|e| {
         format!(
             "its mountpoint `{}` cannot be read ({e}): run xzup as root (or as a user who may read `{}`)",
-            info.mountpoint.display(),
-            info.mountpoint.display()
+            mountpoint.display(),
+            mountpoint.display()
         )
     })
 }

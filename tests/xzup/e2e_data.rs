@@ -183,11 +183,13 @@ fn named_volume_data_is_backed_up_restored_and_rolled_back() {
     assert!(listing.starts_with(".xzup/manifest.json\n"), "{listing}");
 
     // Rows written on the new tier are undone by a rollback that restores the data; what
-    // the volume held then is kept in a volume of its own.
+    // the volume held then is kept in a volume of its own. This restore goes through a
+    // container, as for a user who cannot read /var/lib/docker (a test hook says so).
     stack.insert_rows(50);
     assert_eq!(stack.row_count(), 450);
     let out = xzup(&stack)
-        .args(["rollback", "--restore-data", "always"])
+        .env(UNREADABLE, "1")
+        .args(["--verbose", "rollback", "--restore-data", "always"])
         .run()
         .success();
     assert!(
@@ -195,25 +197,118 @@ fn named_volume_data_is_backed_up_restored_and_rolled_back() {
         "{}",
         out.stdout
     );
+    assert!(
+        out.stderr
+            .contains("--entrypoint tar mysql:latest -xf - -C /xzup-volume"),
+        "restored through a container: {}",
+        out.stderr
+    );
     assert_eq!(
         stack.checksum_rows(),
         rows,
         "the rows of before the upgrade"
     );
-    let kept: Vec<String> = stack
-        .volumes()
-        .into_iter()
-        .filter(|v| v.starts_with(&format!("{dbdata}.xzup-quarantine-")))
-        .collect();
+    let kept = quarantined(&stack, &dbdata);
     assert_eq!(kept.len(), 1, "{:?}", stack.volumes());
-    let mountpoint = Command::new("docker")
-        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &kept[0]])
-        .output()
-        .unwrap();
-    let mountpoint = PathBuf::from(String::from_utf8_lossy(&mountpoint.stdout).trim());
     assert!(
-        mountpoint.join(&table).exists(),
+        mountpoint(&kept[0]).join(&table).exists(),
         "the newer datadir is kept in `{}`",
         kept[0]
     );
+
+    // A backup through a container (the stack down), restored in place directly.
+    stack
+        .compose()
+        .down(&xzup::docker::DownOptions::default())
+        .unwrap();
+    let out = xzup(&stack)
+        .env(UNREADABLE, "1")
+        .args(["backup", "--out"])
+        .args([stack.dir().join("through.tar.gz")])
+        .run()
+        .success();
+    assert!(out.stdout.contains("verified"), "{}", out.stdout);
+    let through = xzup::backup::read_manifest(&stack.dir().join("through.tar.gz")).unwrap();
+    let direct = xzup::backup::read_manifest(&archive).unwrap();
+    let under_root = |m: &xzup::backup::Manifest| -> Vec<(String, u32, u32)> {
+        let mut v: Vec<_> = m
+            .entries
+            .iter()
+            .filter(|e| {
+                e.path == root || e.path.starts_with(&format!("{root}/{}", stack::DATABASE))
+            })
+            .map(|e| (e.path.clone(), e.uid, e.mode))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        under_root(&through),
+        under_root(&direct),
+        "the same datadir, owners and modes, through a container as read directly"
+    );
+    assert!(
+        through
+            .entries
+            .iter()
+            .any(|e| e.path == format!("{root}/{table}")),
+        "the table is in the archive made through a container"
+    );
+    fs_write_marker(&stack, &dbdata);
+    let out = xzup(&stack)
+        .args(["restore"])
+        .args([stack.dir().join("through.tar.gz")])
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains(&format!(
+            "Put docker-volumes/{dbdata} into volume `{dbdata}`."
+        )),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        quarantined(&stack, &dbdata).len(),
+        2,
+        "{:?}",
+        stack.volumes()
+    );
+    assert!(!mountpoint(&dbdata).join("xzup-marker").exists());
+    stack.compose().up().unwrap();
+    stack.wait_healthy();
+    assert_eq!(
+        stack.checksum_rows(),
+        rows,
+        "rows intact after both restores"
+    );
+}
+
+/// The test hook that makes xzup take a volume's mountpoint as unreadable.
+const UNREADABLE: &str = "XZUP_TEST_VOLUMES_UNREADABLE";
+
+/// The quarantine volumes an in-place restore made for `volume`.
+fn quarantined(stack: &TestStack, volume: &str) -> Vec<String> {
+    stack
+        .volumes()
+        .into_iter()
+        .filter(|v| v.starts_with(&format!("{volume}.xzup-quarantine-")))
+        .collect()
+}
+
+/// Where the engine keeps `volume`.
+fn mountpoint(volume: &str) -> PathBuf {
+    let out = Command::new("docker")
+        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", volume])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// A file in the volume that the next in-place restore must move aside.
+fn fs_write_marker(_stack: &TestStack, volume: &str) {
+    std::fs::write(
+        mountpoint(volume).join("xzup-marker"),
+        "written after the backup",
+    )
+    .unwrap();
 }
