@@ -130,8 +130,13 @@ pub fn create(
         skipped: walk.skipped,
         origins,
     };
-    let sources = walk.sources;
-    let helpers = walk.helpers;
+    // Where to read each entry (the entries themselves are the manifest's now).
+    let reads_from = walk::Walk {
+        entries: Vec::new(),
+        roots: Vec::new(),
+        skipped: Vec::new(),
+        ..walk
+    };
     // Every field is known now but the sums, which have a fixed width: size the manifest
     // with placeholders and reserve its room at the start of the file.
     let placeholder = "0".repeat(SHA256_HEX_LEN);
@@ -152,10 +157,7 @@ pub fn create(
         request,
         &partial,
         &mut manifest,
-        Reads {
-            sources: &sources,
-            helpers: &helpers,
-        },
+        &reads_from,
         room,
         progress,
     );
@@ -247,20 +249,13 @@ pub fn check_space(dir: &Path, needed: u64, free: u64) -> Result<(), BackupError
     Ok(())
 }
 
-/// Where the walk said each entry is read: `sources[i]` for entry `i`, through the
-/// helper containers of `helpers` for a volume's members.
-struct Reads<'a> {
-    sources: &'a [Source],
-    helpers: &'a [(String, Helper)],
-}
-
 /// Writes the partial archive: the data member after `room` bytes, then the manifest member
 /// into the room; fills in the sums of `manifest`.
 fn write_archive(
     request: &BackupRequest,
     partial: &Path,
     manifest: &mut Manifest,
-    reads: Reads<'_>,
+    reads: &walk::Walk,
     room: usize,
     progress: &mut dyn ProgressSink,
 ) -> Result<(), BackupError> {
@@ -293,7 +288,7 @@ fn write_archive(
     // The helpers' second streams, opened at their first file.
     let mut streams: Vec<Option<TarReader<VolumeStream>>> =
         reads.helpers.iter().map(|_| None).collect();
-    for (entry, source) in manifest.entries.iter_mut().zip(reads.sources) {
+    for (entry, source) in manifest.entries.iter_mut().zip(&reads.sources) {
         if progress.stop_requested() {
             return Err(BackupError::Interrupted(Phase::Write));
         }
@@ -302,8 +297,8 @@ fn write_archive(
             continue;
         }
         let sum = match source {
-            Source::Path(abs) => copy_file(
-                abs,
+            Source::Host(i) => copy_file(
+                &reads.host_path(*i, &entry.path),
                 entry.size,
                 entry.mtime,
                 &mut gz,
@@ -311,8 +306,9 @@ fn write_archive(
                 partial,
                 progress,
             )?,
-            Source::Stream(i, rel) => {
-                let helper = &reads.helpers[*i].1;
+            Source::Stream(i) => {
+                let (name, helper) = &reads.helpers[*i];
+                let rel = walk::below(name, &entry.path).as_bytes();
                 let stream = match &mut streams[*i] {
                     Some(stream) => stream,
                     slot => slot.insert(helper.read()?),
@@ -326,7 +322,7 @@ fn write_archive(
         gz.write_all(&[0; format::BLOCK][..format::padding(entry.size)])
             .map_err(|e| gz.error(partial, e))?;
     }
-    for (stream, (_, helper)) in streams.iter_mut().zip(reads.helpers) {
+    for (stream, (_, helper)) in streams.iter_mut().zip(&reads.helpers) {
         if let Some(stream) = stream {
             stream.finish().map_err(|e| BackupError::BadSource {
                 path: PathBuf::from(format!("volume `{}`", helper.volume)),

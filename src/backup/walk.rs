@@ -23,8 +23,11 @@ pub struct Walk {
     pub roots: Vec<String>,
     /// Every entry, sha256 not yet known.
     pub entries: Vec<Entry>,
-    /// Where each entry is read (index for index with `entries`).
+    /// Where each entry is read (index for index with `entries`): a few bytes an entry,
+    /// the paths themselves follow from the roots below.
     pub sources: Vec<Source>,
+    /// The roots read on the host: name in the archive, host path.
+    pub hosts: Vec<(String, PathBuf)>,
     /// The volumes read through a container, with their names in the archive.
     pub helpers: Vec<(String, Helper)>,
     pub skipped: Vec<Skipped>,
@@ -33,12 +36,30 @@ pub struct Walk {
 }
 
 /// Where an entry's data is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// At this path on the host.
-    Path(PathBuf),
-    /// In the stream of `helpers[i]`, at this path relative to the volume.
-    Stream(usize, Vec<u8>),
+    /// Under the root `hosts[i]` on the host.
+    Host(usize),
+    /// In the stream of `helpers[i]`.
+    Stream(usize),
+}
+
+impl Walk {
+    /// Where entry `path`, under the root `hosts[i]`, is on the host.
+    pub fn host_path(&self, i: usize, path: &str) -> PathBuf {
+        let (name, host) = &self.hosts[i];
+        match below(name, path) {
+            "" => host.clone(),
+            rest => host.join(rest),
+        }
+    }
+}
+
+/// `path` relative to the root `name` (`""` for the root itself).
+pub fn below<'a>(name: &str, path: &'a str) -> &'a str {
+    path.strip_prefix(name)
+        .map(|rest| rest.trim_start_matches('/'))
+        .unwrap_or(path)
 }
 
 /// Walks `paths`, leaving out the directory `exclude` (where the archive goes) wherever it
@@ -71,7 +92,9 @@ pub fn walk(paths: &[DataPath], exclude: Option<&Path>) -> Result<Walk, BackupEr
                 reason: "the archive would be written into it: write it elsewhere".into(),
             });
         }
-        visit(&mut walk, name.clone(), host, &meta, exclude)?;
+        let index = walk.hosts.len();
+        walk.hosts.push((name.clone(), host.clone()));
+        visit(&mut walk, index, name.clone(), host, &meta, exclude)?;
     }
     walk.roots = roots.into_iter().map(|(name, _, _)| name).collect();
     Ok(walk)
@@ -140,7 +163,7 @@ fn visit_volume(walk: &mut Walk, name: &str, helper: &Helper) -> Result<(), Back
             None => None,
         };
         walk.data_bytes += member.size;
-        walk.sources.push(Source::Stream(index, member.path));
+        walk.sources.push(Source::Stream(index));
         walk.entries.push(Entry {
             path,
             kind,
@@ -193,6 +216,7 @@ fn normalise_roots(
 
 fn visit(
     walk: &mut Walk,
+    root: usize,
     rel: String,
     abs: &Path,
     meta: &Metadata,
@@ -243,7 +267,7 @@ fn visit(
         0
     };
     walk.data_bytes += size;
-    walk.sources.push(Source::Path(abs.to_path_buf()));
+    walk.sources.push(Source::Host(root));
     walk.entries.push(Entry {
         path: rel.clone(),
         kind,
@@ -266,7 +290,14 @@ fn visit(
             let child_meta =
                 fs::symlink_metadata(&path).map_err(|e| BackupError::io("read", &path, e))?;
             match name.to_str() {
-                Some(name) => visit(walk, format!("{rel}/{name}"), &path, &child_meta, exclude)?,
+                Some(name) => visit(
+                    walk,
+                    root,
+                    format!("{rel}/{name}"),
+                    &path,
+                    &child_meta,
+                    exclude,
+                )?,
                 None => walk.skipped.push(Skipped {
                     path: format!("{rel}/{}", name.to_string_lossy()),
                     reason: SkipReason::NonUtf8Name,
@@ -344,9 +375,14 @@ mod tests {
                 ("mysql/data/xiaozhi/t.ibd", EntryKind::File),
             ]
         );
+        assert_eq!(walk.sources[1], Source::Host(0));
         assert_eq!(
-            walk.sources[1],
-            Source::Path(fs::canonicalize(&real).unwrap().join("ibdata1"))
+            walk.host_path(0, "mysql/data/xiaozhi/t.ibd"),
+            fs::canonicalize(&real).unwrap().join("xiaozhi/t.ibd")
+        );
+        assert_eq!(
+            walk.host_path(0, "mysql/data"),
+            fs::canonicalize(&real).unwrap()
         );
         assert_eq!(walk.data_bytes, 10);
     }
