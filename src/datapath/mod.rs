@@ -341,6 +341,20 @@ impl LeftOut {
             )
     }
 
+    /// Whether an upgrade (down, then up) must not go ahead: a backup without it would miss
+    /// data ([`LeftOut::blocks_backup`]); a data service's mount that does not exist (the
+    /// file does not describe this deployment); or a data service's anonymous volume,
+    /// which the container made after `down` would not get back — the service would
+    /// start without its data.
+    pub fn blocks_upgrade(&self) -> bool {
+        self.blocks_backup()
+            || (self.data_service
+                && matches!(
+                    self.reason,
+                    Reason::Missing { .. } | Reason::VolumeMissing { .. } | Reason::Anonymous
+                ))
+    }
+
     /// Whether `--include` named something that cannot be backed up: the operator's own
     /// word, a usage error. (One inside another data path is backed up with it.)
     pub fn is_included(&self) -> bool {

@@ -306,7 +306,12 @@ fn named_volumes_are_found_through_the_engine() {
     );
     assert!(paths.left_out[0].is_warning());
     assert!(!paths.left_out[0].blocks_backup());
+    assert!(
+        paths.left_out[0].blocks_upgrade(),
+        "the file is not this deployment"
+    );
     assert!(!paths.left_out[1].is_warning());
+    assert!(!paths.left_out[1].blocks_upgrade());
 }
 
 #[test]
@@ -378,6 +383,14 @@ fn anonymous_tmpfs_and_missing_mounts_of_data_services() {
     );
     let warnings: Vec<_> = paths.left_out.iter().map(LeftOut::is_warning).collect();
     assert_eq!(warnings, [true, true, false]);
+    // None would be missed by a backup, but an upgrade must not run over either of the
+    // first two: the db would come up without its data, or the file is not this deployment.
+    let backup: Vec<_> = paths.left_out.iter().map(LeftOut::blocks_backup).collect();
+    assert_eq!(backup, [false, false, false]);
+    let upgrade: Vec<_> = paths.left_out.iter().map(LeftOut::blocks_upgrade).collect();
+    assert_eq!(upgrade, [true, true, false]);
+    // The server's anonymous volume (a cache of its own) stops nothing.
+    assert!(!paths.left_out.iter().any(|l| l.what == "/cache"));
 }
 
 #[test]

@@ -98,14 +98,12 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
     let settings = ctx.run().settings.backup.clone();
     let paths = ctx.data_paths(&previous, &settings.include)?;
     for left in &paths.left_out {
-        let missing = matches!(
-            left.reason,
-            Reason::Missing { .. } | Reason::VolumeMissing { .. }
-        );
-        if left.blocks_backup() || (left.data_service && missing) {
-            return Err(StepError::failed(format!(
-                "the backup would miss data: {left}"
-            )));
+        if left.blocks_upgrade() {
+            let why = match left.reason {
+                Reason::Anonymous => "the upgrade would start the service without its data",
+                _ => "the backup would miss data",
+            };
+            return Err(StepError::failed(format!("{why}: {left}")));
         }
         if left.is_warning() {
             ctx.warn(&format!("backup: {left}"))?;
