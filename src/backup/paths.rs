@@ -86,9 +86,12 @@ pub fn default_selection(
     root: &Path,
     include: &[PathBuf],
 ) -> PathSelection {
+    // A role not in the deployment has no data here; `data/` and the compose files are
+    // kept all the same.
     let mounts: Vec<BindMount> = [Role::Db, Role::Web]
         .iter()
-        .flat_map(|role| compose.bind_mounts(roles.service(*role)))
+        .filter_map(|role| roles.service(*role))
+        .flat_map(|service| compose.bind_mounts(service))
         .collect();
     select_paths(&mounts, Some(&compose.path), root, include)
 }

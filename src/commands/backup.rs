@@ -22,13 +22,9 @@ pub(crate) fn run(
 ) -> Result<ExitStatus> {
     let deployment = Deployment::open(opts)?;
     let compose = deployment.compose()?;
+    let roles = deployment.roles(&compose)?;
     let options = &args.options;
-    let selection = backup::default_selection(
-        &compose,
-        &deployment.roles,
-        &deployment.dir,
-        &options.include,
-    );
+    let selection = backup::default_selection(&compose, &roles, &deployment.dir, &options.include);
     for note in &selection.notes {
         // What the operator named must be backed up; what the compose file names is noted.
         let from_include = match note {
@@ -75,7 +71,7 @@ pub(crate) fn run(
         compose_sha256: Some(hex::encode(Sha256::digest(compose.text.as_bytes()))),
         tool: backup::TOOL.to_string(),
     };
-    match backup::running_data_services(&deployment.dir, &compose, &deployment.roles) {
+    match backup::running_data_services(&deployment.dir, &compose, &roles) {
         // Not refused: the operator may know better (a db with nothing to write), and a
         // file that changes while it is read still fails the backup.
         Ok(running) if !running.is_empty() => printer.warn(format_args!(

@@ -27,7 +27,9 @@ pub(crate) fn run(
         && deployment.dir == target
         && let Ok(compose) = deployment.compose()
     {
-        match backup::running_data_services(&deployment.dir, &compose, &deployment.roles) {
+        // Which services hold the data must be known to tell whether they run.
+        let roles = deployment.roles(&compose)?;
+        match backup::running_data_services(&deployment.dir, &compose, &roles) {
             Ok(running) if !running.is_empty() => {
                 return Err(Error::Other {
                     message: format!(

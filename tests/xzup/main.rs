@@ -9,6 +9,8 @@ mod stack;
 mod backup;
 mod cli;
 mod e2e_driver;
+mod e2e_partial;
 mod e2e_upgrade;
 mod journal;
+mod roles;
 mod tiers;

@@ -91,9 +91,12 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
     }
 
     // The data paths exist: a db or web bind mount that is missing means the file does
-    // not describe this deployment.
+    // not describe this deployment. (A role not in the deployment has none.)
     for role in [Role::Db, Role::Web] {
-        for mount in previous.bind_mounts(ctx.roles.service(role)) {
+        let Some(service) = ctx.roles.service(role) else {
+            continue;
+        };
+        for mount in previous.bind_mounts(service) {
             if std::fs::symlink_metadata(&mount.source).is_err() {
                 return Err(StepError::failed(format!(
                     "the {role} data path `{}` does not exist",
