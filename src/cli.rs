@@ -36,7 +36,9 @@ pub struct GlobalArgs {
     /// A tiers file to use instead of the built-in catalog (also `tiers_file` in xzup.toml).
     #[arg(long, value_name = "FILE", global = true, env = "XZUP_TIERS_FILE")]
     pub tiers_file: Option<PathBuf>,
-    /// Map a role to a compose service, e.g. `--service db=mysql` (repeatable).
+    /// Map a role to a compose service, e.g. `--service db=mysql`; `db=none` when no
+    /// service plays it (repeatable). Unmapped roles are found by service name, image or
+    /// ports; `xzup plan` shows which and why.
     #[arg(long = "service", value_name = "ROLE=SERVICE", global = true)]
     pub services: Vec<String>,
     /// Output format.

@@ -1,5 +1,9 @@
 //! A deployment directory opened for a command: its compose file, the role map, the tier
 //! catalog and xzup's state, resolved from the command line and `DIR/xzup.toml`.
+//!
+//! The operator's role mappings (`[services]`, then `--service`) are read and checked when
+//! the deployment is opened; which service plays each role is resolved against the compose
+//! file ([`Deployment::roles`]), since the rules read its images and ports.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::compose::{self, ComposeFile};
-use crate::roles::{Role, RoleMap};
+use crate::roles::{NONE, Origin, Override, Overrides, Role, RoleMap};
 use crate::state::{self, State};
 use crate::tiers::Catalog;
 
@@ -27,7 +31,7 @@ pub struct DeploymentOptions {
 pub struct Config {
     /// A tiers file, relative to the deployment dir.
     pub tiers_file: Option<PathBuf>,
-    /// Role → compose service name.
+    /// Role → compose service name (`"none"`: no service plays it).
     #[serde(default)]
     pub services: BTreeMap<String, String>,
 }
@@ -70,9 +74,11 @@ impl DeploymentError {
                 "xzup.toml takes `tiers_file = \"FILE\"` and a `[services]` table of role = \"service\""
                     .into(),
             ),
-            DeploymentError::BadMapping { .. } => {
-                Some("map a role like `--service db=mysql`".into())
-            }
+            DeploymentError::BadMapping { .. } => Some(
+                "map a role to a service of the compose file, one service per role: \
+                 `--service db=mysql` (`--service db=none` when no service plays it)"
+                    .into(),
+            ),
             DeploymentError::Io { .. } => None,
             DeploymentError::Tiers(e) => e.hint(),
             DeploymentError::Compose(e) => e.hint(),
@@ -81,7 +87,11 @@ impl DeploymentError {
 
     /// Whether the command line (or `xzup.toml`) was wrong rather than the deployment.
     pub fn is_usage(&self) -> bool {
-        matches!(self, DeploymentError::BadMapping { .. })
+        match self {
+            DeploymentError::BadMapping { .. } => true,
+            DeploymentError::Compose(e) => e.is_usage(),
+            _ => false,
+        }
     }
 
     fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -102,13 +112,14 @@ pub struct Deployment {
     pub dir: PathBuf,
     pub config: Config,
     pub state: State,
-    pub roles: RoleMap,
+    /// The roles the operator mapped; [`Deployment::roles`] resolves the rest.
+    pub overrides: Overrides,
     opts: DeploymentOptions,
 }
 
 impl Deployment {
-    /// Opens `opts.dir`: checks it exists, reads `xzup.toml` and the state, builds the
-    /// role map (`xzup.toml` first, then `--service`).
+    /// Opens `opts.dir`: checks it exists, reads `xzup.toml` and the state, and the
+    /// operator's role mappings (`xzup.toml` first, then `--service`).
     pub fn open(opts: &DeploymentOptions) -> Result<Deployment> {
         let dir = std::path::absolute(&opts.dir)
             .map_err(|e| DeploymentError::io("resolve", &opts.dir, e))?;
@@ -120,35 +131,12 @@ impl Deployment {
         let config = read_config(&dir)?;
         let state = State::load(&dir)
             .map_err(|e| DeploymentError::io("read", state::state_dir(&dir), e))?;
-        let mut roles = RoleMap::default();
-        let pairs = config
-            .services
-            .iter()
-            .map(|(r, s)| (r.clone(), s.clone(), CONFIG_FILE))
-            .chain(opts.services.iter().map(|pair| {
-                let (r, s) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
-                (r.to_string(), s.to_string(), "--service")
-            }));
-        for (role, service, origin) in pairs {
-            let parsed: Role = role.parse().map_err(|e: crate::roles::UnknownRole| {
-                DeploymentError::BadMapping {
-                    origin,
-                    message: e.to_string(),
-                }
-            })?;
-            if service.trim().is_empty() {
-                return Err(DeploymentError::BadMapping {
-                    origin,
-                    message: format!("no service name given for role `{role}`"),
-                });
-            }
-            roles.set(parsed, service.trim());
-        }
+        let overrides = overrides(&config, &opts.services)?;
         Ok(Deployment {
             dir,
             config,
             state,
-            roles,
+            overrides,
             opts: opts.clone(),
         })
     }
@@ -198,6 +186,62 @@ impl Deployment {
     pub fn compose(&self) -> Result<ComposeFile> {
         Ok(ComposeFile::load(&self.compose_path()?)?)
     }
+
+    /// Which service of `compose` plays each role: the operator's mappings, then the rules
+    /// of `compose/roles.rs`.
+    pub fn roles(&self, compose: &ComposeFile) -> Result<RoleMap> {
+        Ok(compose
+            .roles(&self.overrides)
+            .map_err(compose::ComposeError::from)?)
+    }
+}
+
+/// The operator's mappings: `[services]` of `xzup.toml`, then `--service ROLE=SERVICE`
+/// (which replaces a mapping of the same role). A role given twice in one place, a role
+/// name xzup does not know, no service name, or two roles on one service: usage errors.
+fn overrides(config: &Config, services: &[String]) -> Result<Overrides> {
+    let bad = |origin: Origin, message: String| DeploymentError::BadMapping {
+        origin: origin.name(),
+        message,
+    };
+    let config_pairs = config
+        .services
+        .iter()
+        .map(|(r, s)| (r.clone(), s.clone(), Origin::Config));
+    let option_pairs = services.iter().map(|pair| {
+        let (r, s) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+        (r.to_string(), s.to_string(), Origin::CommandLine)
+    });
+    let mut overrides = Overrides::default();
+    let mut seen: Vec<(Role, Origin)> = Vec::new();
+    for (role, service, origin) in config_pairs.chain(option_pairs) {
+        let parsed: Role = role
+            .parse()
+            .map_err(|e: crate::roles::UnknownRole| bad(origin, e.to_string()))?;
+        let service = service.trim();
+        if service.is_empty() {
+            return Err(bad(
+                origin,
+                format!("no service name given for role `{}`", role.trim()),
+            ));
+        }
+        if seen.contains(&(parsed, origin)) {
+            return Err(bad(
+                origin,
+                format!(
+                    "the {parsed} role is mapped twice (`{}` is one of them)",
+                    role.trim()
+                ),
+            ));
+        }
+        seen.push((parsed, origin));
+        let service = (service != NONE).then(|| service.to_string());
+        overrides.set(parsed, Override { service, origin });
+    }
+    overrides
+        .check()
+        .map_err(|e| bad(e.origin(), e.to_string()))?;
+    Ok(overrides)
 }
 
 fn read_config(dir: &Path) -> Result<Config> {
@@ -211,4 +255,88 @@ fn read_config(dir: &Path) -> Result<Config> {
         message: e.message().to_string(),
         path,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        Config {
+            tiers_file: None,
+            services: pairs
+                .iter()
+                .map(|(r, s)| (r.to_string(), s.to_string()))
+                .collect(),
+        }
+    }
+
+    fn cli(pairs: &[&str]) -> Vec<String> {
+        pairs.iter().map(|p| p.to_string()).collect()
+    }
+
+    fn mapped(o: &Overrides) -> Vec<(Role, Option<String>, &'static str)> {
+        o.iter()
+            .map(|(r, o)| (r, o.service.clone(), o.origin.name()))
+            .collect()
+    }
+
+    #[test]
+    fn the_command_line_replaces_xzup_toml() {
+        let o = overrides(
+            &config(&[("db", "mysql"), ("redis", "cache")]),
+            &cli(&["db=xiaozhi-db", "web=none", " server = app "]),
+        )
+        .unwrap();
+        assert_eq!(
+            mapped(&o),
+            [
+                (Role::Server, Some("app".into()), "--service"),
+                (Role::Db, Some("xiaozhi-db".into()), "--service"),
+                (Role::Redis, Some("cache".into()), "xzup.toml"),
+                (Role::Web, None, "--service"),
+            ]
+        );
+    }
+
+    fn usage_error(config_pairs: &[(&str, &str)], pairs: &[&str]) -> String {
+        let err = overrides(&config(config_pairs), &cli(pairs)).unwrap_err();
+        assert!(err.is_usage(), "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn bad_mappings_are_usage_errors() {
+        assert_eq!(
+            usage_error(&[], &["db=kv", "redis=kv"]),
+            "--service: the db and redis roles are both mapped to service `kv`: a service plays one role"
+        );
+        // Across the two places, and only once both are in.
+        assert_eq!(
+            usage_error(&[("redis", "kv")], &["db=kv"]),
+            "--service: the db role (--service) and the redis role (xzup.toml) are both mapped \
+             to service `kv`: a service plays one role"
+        );
+        assert!(overrides(&config(&[("redis", "kv")]), &cli(&["db=kv", "redis=cache"])).is_ok());
+        assert_eq!(
+            usage_error(&[], &["db=a", "mysql=b"]),
+            "--service: the db role is mapped twice (`mysql` is one of them)"
+        );
+        assert_eq!(
+            usage_error(&[("db", "a"), ("mysql", "b")], &[]),
+            "xzup.toml: the db role is mapped twice (`mysql` is one of them)"
+        );
+        assert_eq!(
+            usage_error(&[], &["gpu=x"]),
+            "--service: unknown role `gpu`: the roles are server, db, redis, web"
+        );
+        assert_eq!(
+            usage_error(&[], &["db="]),
+            "--service: no service name given for role `db`"
+        );
+        assert_eq!(
+            usage_error(&[], &["db"]),
+            "--service: no service name given for role `db`"
+        );
+    }
 }

@@ -84,6 +84,7 @@ impl Error {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
             Error::Deployment(e) if e.is_usage() => ExitStatus::Usage,
+            Error::Compose(e) if e.is_usage() => ExitStatus::Usage,
             // Ctrl-C during `backup`, `backups verify` or `restore` (an upgrade's own
             // interruption rolls back and ends as an `UpgradeError`).
             Error::Backup(crate::backup::BackupError::Interrupted(_)) => ExitStatus::Interrupted,

@@ -1,6 +1,11 @@
 //! The plan: what `apply` would do to a deployment, computed without changing anything —
-//! the steps, each service's settings current → target, host checks and the diff of the
-//! compose file. `plan`, `apply --dry-run` and `apply` itself all start from it.
+//! which service plays each role and why, the steps, each service's settings current →
+//! target, host checks and the diff of the compose file. `plan`, `apply --dry-run` and
+//! `apply` itself all start from it.
+//!
+//! Only the roles in the deployment count: a role no service plays (a server-only file,
+//! MySQL on another host) gets none of the tier's numbers, and adds nothing to the host
+//! checks or the verification.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +14,7 @@ use serde::Serialize;
 use crate::compose::{ComposeError, ComposeFile};
 use crate::datapath::{DataPaths, LeftOut, Origin};
 use crate::host::{Fit, HostCheck, Needs};
-use crate::roles::{Role, RoleMap};
+use crate::roles::{Role, RoleMap, RoleRow};
 use crate::secrets::Redactor;
 use crate::settings::{Observed, Target};
 use crate::tiers::{Catalog, Classification, Tier};
@@ -64,7 +69,7 @@ pub struct PlanInput<'a> {
     pub roles: &'a RoleMap,
     pub catalog: &'a Catalog,
     pub tier: &'a Tier,
-    /// Roles to change; empty means all.
+    /// Roles to change (`--only`, all in `roles`); empty means every role in `roles`.
     pub only: Vec<Role>,
     pub backup_items: Vec<BackupItem>,
     /// What the backup leaves out, and why.
@@ -100,6 +105,10 @@ pub struct Plan {
     pub target_file: PathBuf,
     pub tier: String,
     pub only: Vec<Role>,
+    /// Each role's service and why, or that it is not in this deployment.
+    pub roles: Vec<RoleRow>,
+    /// Services of the file that play no role (left as they are).
+    pub other_services: Vec<String>,
     pub from: Classification,
     pub to: Classification,
     pub changes: bool,
@@ -127,19 +136,20 @@ pub fn target_file_name(tier: &str) -> String {
 /// Computes the plan. Changes nothing.
 pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     let compose = input.compose;
+    let present = input.roles.present();
     let only: Vec<Role> = if input.only.is_empty() {
-        Role::ALL.to_vec()
+        present.clone()
     } else {
         input.only.clone()
     };
     let target = input.tier.target(&only);
     let observed = compose.observe(input.roles)?;
-    let from = input.catalog.classify(&observed, &Role::ALL);
+    let from = input.catalog.classify(&observed, &present);
     let rendered = compose.render(input.roles, &target)?;
     let target_path = input.dir.join(target_file_name(&input.tier.name));
     let rendered_file = ComposeFile::parse(&target_path, rendered.clone())?;
     let observed_after = rendered_file.observe(input.roles)?;
-    let to = input.catalog.classify(&observed_after, &Role::ALL);
+    let to = input.catalog.classify(&observed_after, &present);
     let changes = rendered != compose.text;
 
     let diff = Redactor::new(compose.secrets()).redact(&unified_diff(
@@ -167,13 +177,20 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
             .map(|l| format!("backup: {l}")),
     );
 
-    let steps = steps(&input, compose, &target_path);
+    let steps = steps(&input, compose, &target_path, &observed_after);
+    let other_services = compose
+        .services()
+        .into_iter()
+        .filter(|s| input.roles.role_of(s).is_none())
+        .collect();
     Ok(Plan {
         deployment: input.dir.to_path_buf(),
         source_file: compose.path.clone(),
         target_file: target_path,
         tier: input.tier.name.clone(),
         only: input.only,
+        roles: input.roles.rows(),
+        other_services,
         from,
         to,
         changes,
@@ -189,7 +206,12 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     })
 }
 
-fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<PlanStep> {
+fn steps(
+    input: &PlanInput<'_>,
+    compose: &ComposeFile,
+    target: &Path,
+    after: &Observed,
+) -> Vec<PlanStep> {
     let source = display_rel(input.dir, &compose.path);
     let target = display_rel(input.dir, target);
     let total: u64 = input.backup_items.iter().filter_map(|i| i.bytes).sum();
@@ -220,14 +242,41 @@ fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<Pla
         "archive: {}",
         display_rel(input.dir, &input.archive)
     ));
+    // What the host checks judge: the new file's limits, of the roles in it.
+    let needs = Needs::of_file(after);
+    let roles = input.roles;
+    let present: Vec<&str> = roles.present().iter().map(|r| r.name()).collect();
+    let containers = match present.as_slice() {
+        [_, _, _, _] => "each container".to_string(),
+        [one] => format!("the {one} container"),
+        some => format!("the {} containers", some.join(", ")),
+    };
+    let mut verify_details = vec![format!(
+        "docker inspect: memory, cpus, memory reservation of {containers}"
+    )];
+    let mysql = "MySQL innodb_buffer_pool_size, max_connections";
+    let redis = "Redis maxmemory, policy";
+    match (roles.has(Role::Db), roles.has(Role::Redis)) {
+        (true, true) => verify_details.push(format!("{mysql}; {redis}")),
+        (true, false) => verify_details.push(mysql.into()),
+        (false, true) => verify_details.push(redis.into()),
+        (false, false) => {}
+    }
+    verify_details.push("docker stats: CPU > 70% or memory > 80% of the limit is a warning".into());
+    let verify_summary = match (roles.has(Role::Db), roles.has(Role::Redis)) {
+        (true, true) => "limits, MySQL/Redis settings and docker stats match the tier",
+        (true, false) => "limits, MySQL settings and docker stats match the tier",
+        (false, true) => "limits, Redis settings and docker stats match the tier",
+        (false, false) => "limits and docker stats match the tier",
+    };
     vec![
         PlanStep {
             name: "preflight",
             summary: "check the engine, host size, free disk, images and the new file".into(),
             details: vec![format!(
                 "largest cpus limit {} (needs that many cores), memory limits {} in all",
-                input.tier.max_cpus(),
-                human_bytes(input.tier.totals().limits.memory.bytes)
+                needs.cores,
+                human_bytes(needs.memory.bytes)
             )],
         },
         PlanStep {
@@ -261,12 +310,8 @@ fn steps(input: &PlanInput<'_>, compose: &ComposeFile, target: &Path) -> Vec<Pla
         },
         PlanStep {
             name: "verify",
-            summary: "limits, MySQL/Redis settings and docker stats match the tier".into(),
-            details: vec![
-                "docker inspect: memory, cpus, memory reservation of each container".into(),
-                "MySQL innodb_buffer_pool_size, max_connections; Redis maxmemory, policy".into(),
-                "docker stats: CPU > 70% or memory > 80% of the limit is a warning".into(),
-            ],
+            summary: verify_summary.into(),
+            details: verify_details,
         },
         PlanStep {
             name: "commit",
@@ -308,8 +353,8 @@ fn setting_changes(
     target: &Target,
 ) -> Vec<SettingChange> {
     let mut rows = Vec::new();
-    for role in Role::ALL {
-        let service = roles.service(role).to_string();
+    for (role, service) in roles.iter() {
+        let service = service.to_string();
         let b = before.services.get(&role).cloned().unwrap_or_default();
         let a = after.services.get(&role).cloned().unwrap_or_default();
         let mut push = |setting: &'static str, cur: Option<String>, new: Option<String>| {

@@ -84,7 +84,8 @@ pub struct ObservedRedis {
     pub save: Vec<String>,
 }
 
-/// Everything xzup reads from a file about the four roles.
+/// Everything xzup reads from a file about the roles in the deployment: `services` holds
+/// only the roles a service plays, `mysql`/`redis` are empty without a db/redis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observed {
     pub services: BTreeMap<Role, ObservedResources>,

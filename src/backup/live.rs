@@ -59,7 +59,7 @@ fn data_services_running(dir: &Path, roles: &RoleMap, containers: &[ContainerInf
     };
     [Role::Db, Role::Web]
         .iter()
-        .map(|role| roles.service(*role))
+        .filter_map(|role| roles.service(*role))
         .filter(|service| {
             containers.iter().any(|c| {
                 c.service.as_deref() == Some(*service)
@@ -102,9 +102,9 @@ mod tests {
         let here = tempfile::tempdir().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         let roles = RoleMap::default();
-        let db = roles.service(Role::Db).to_string();
-        let web = roles.service(Role::Web).to_string();
-        let redis = roles.service(Role::Redis).to_string();
+        let db = roles.service(Role::Db).unwrap().to_string();
+        let web = roles.service(Role::Web).unwrap().to_string();
+        let redis = roles.service(Role::Redis).unwrap().to_string();
         let running = data_services_running(
             here.path(),
             &roles,

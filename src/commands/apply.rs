@@ -19,6 +19,7 @@ pub(crate) fn run(
     let super::plan::Planned {
         deployment,
         compose,
+        roles,
         plan,
     } = super::plan::compute(opts, &args.target, backup_dir)?;
     if args.dry_run {
@@ -64,12 +65,14 @@ pub(crate) fn run(
         plan.to,
         crate::plan::display_rel(&deployment.dir, &plan.target_file)
     ));
+    printer.info(format_args!("Roles: {}", roles.summary()));
     let mut observer = StepPrinter::new(printer);
     let result = upgrade::apply(
         RunRequest {
             deployment: &deployment,
             compose: &compose,
             plan: &plan,
+            roles,
             only,
             settings,
             command,

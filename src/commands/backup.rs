@@ -23,9 +23,10 @@ pub(crate) fn run(
 ) -> Result<ExitStatus> {
     let deployment = Deployment::open(opts)?;
     let compose = deployment.compose()?;
+    let roles = deployment.roles(&compose)?;
     let options = &args.options;
     let docker = Docker::new().with_secrets(compose.secrets());
-    let paths = super::data_paths(&deployment, &compose, &options.include, &docker)?;
+    let paths = super::data_paths(&deployment, &compose, &roles, &options.include, &docker)?;
     for left in &paths.left_out {
         // What the operator named must be backed up; what the compose file names is noted.
         if left.is_included() {
@@ -79,7 +80,7 @@ pub(crate) fn run(
         compose_sha256: Some(hex::encode(Sha256::digest(compose.text.as_bytes()))),
         tool: backup::TOOL.to_string(),
     };
-    match backup::running_data_services(&deployment.dir, &compose, &deployment.roles) {
+    match backup::running_data_services(&deployment.dir, &compose, &roles) {
         // Not refused: the operator may know better (a db with nothing to write), and a
         // file that changes while it is read still fails the backup.
         Ok(running) if !running.is_empty() => printer.warn(format_args!(

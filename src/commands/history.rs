@@ -91,6 +91,7 @@ impl HistoryReport<'_> {
 /// ```text
 /// 2026-11-25 19:30:00  apply  low → ultra  succeeded
 ///   run       20261125-193000-apply-ultra
+///   roles     server = `xiaozhi-esp32-server`; db = `xiaozhi-db`; redis, web not in this deployment
 ///   steps     preflight 0.8s, down 1.2s, backup 3.4s, ...
 ///   downtime  13.2s
 ///   backup    backups/backup-20261125-193001.tar.gz (613M, verified)
@@ -113,6 +114,9 @@ fn describe(run: &Run, running: bool, printer: &Printer) -> String {
         text.push_str(&format!("  {label:<9} {value}\n"));
     };
     line("run", &run.id);
+    if let Some(roles) = &run.roles {
+        line("roles", &roles.summary());
+    }
     if let Some(undone) = &run.rolls_back {
         line("undoes", undone);
     }

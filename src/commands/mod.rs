@@ -117,6 +117,7 @@ pub(crate) fn display(dir: &Path, path: &Path) -> String {
 pub(crate) fn data_paths(
     deployment: &crate::deployment::Deployment,
     compose: &crate::compose::ComposeFile,
+    roles: &crate::roles::RoleMap,
     include: &[PathBuf],
     docker: &crate::docker::Docker,
 ) -> Result<crate::datapath::DataPaths, Error> {
@@ -126,7 +127,7 @@ pub(crate) fn data_paths(
     Ok(crate::datapath::resolve(&crate::datapath::Request {
         dir: &deployment.dir,
         compose,
-        roles: &deployment.roles,
+        roles,
         include,
         volumes: &volumes,
     })?)

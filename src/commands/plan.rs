@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::plan::{self, BackupItem, Plan, PlanInput};
 use crate::printer::{Printer, Style};
-use crate::roles::{self, Role};
+use crate::roles::{self, Role, RoleMap};
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
@@ -48,10 +48,22 @@ pub(crate) fn only_roles(only: Option<&str>) -> Result<Vec<Role>> {
     Ok(roles)
 }
 
-/// A deployment, its compose file, and the plan for a tier.
+/// `--only` (parsed, `asked`) against the roles the deployment has: those asked for, all
+/// of them present; or every role present when `--only` is not given. A role asked for
+/// that is not in the deployment is a usage error.
+pub(crate) fn choose(asked: &[Role], roles: &RoleMap) -> Result<Vec<Role>> {
+    roles.choose(asked).map_err(|e| Error::Usage {
+        message: format!("--only: {e}"),
+        hint: Some(e.hint()),
+    })
+}
+
+/// A deployment, its compose file, the services that play its roles, and the plan for a
+/// tier.
 pub(crate) struct Planned {
     pub deployment: Deployment,
     pub compose: ComposeFile,
+    pub roles: RoleMap,
     pub plan: Plan,
 }
 
@@ -64,10 +76,12 @@ pub(crate) fn compute(
     let deployment = Deployment::open(opts)?;
     let catalog = deployment.catalog()?;
     let tier = catalog.get(&target.tier)?;
-    let only = only_roles(target.only.as_deref())?;
     let compose = deployment.compose()?;
+    let roles = deployment.roles(&compose)?;
+    let only = only_roles(target.only.as_deref())?;
+    choose(&only, &roles)?;
     let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
-    let data_paths = super::data_paths(&deployment, &compose, &[], &docker)?;
+    let data_paths = super::data_paths(&deployment, &compose, &roles, &[], &docker)?;
     let backup_dir = backup_dir
         .map(|d| deployment.resolve(d))
         .unwrap_or_else(|| deployment.backups_dir());
@@ -76,7 +90,7 @@ pub(crate) fn compute(
     let plan = plan::build(PlanInput {
         dir: &deployment.dir,
         compose: &compose,
-        roles: &deployment.roles,
+        roles: &roles,
         catalog: &catalog,
         tier,
         only,
@@ -88,6 +102,7 @@ pub(crate) fn compute(
     Ok(Planned {
         deployment,
         compose,
+        roles,
         plan,
     })
 }
@@ -109,7 +124,29 @@ pub(crate) fn print(printer: &Printer, plan: &Plan) {
         plan.to
     ));
     printer.out(format_args!("Deployment: {}", plan.deployment.display()));
+    printer.out("");
+    printer.out(bold("Roles"));
+    for row in &plan.roles {
+        let line = format!("  {row}");
+        if row.service.is_some() {
+            printer.out(line);
+        } else {
+            printer.out(printer.paint(&line, Style::Dim));
+        }
+    }
+    if !plan.other_services.is_empty() {
+        let others: Vec<String> = plan
+            .other_services
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect();
+        printer.out(format_args!(
+            "  other services, left as they are: {}",
+            others.join(", ")
+        ));
+    }
     if !plan.changes {
+        printer.out("");
         printer.out(format_args!(
             "{}",
             printer.paint(

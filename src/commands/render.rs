@@ -25,9 +25,11 @@ pub(crate) fn run(
     let deployment = Deployment::open(opts)?;
     let catalog = deployment.catalog()?;
     let tier = catalog.get(&args.target.tier)?;
-    let only = super::plan::only_roles(args.target.only.as_deref())?;
     let compose = deployment.compose()?;
-    let rendered = compose.render(&deployment.roles, &tier.target(&only))?;
+    let roles = deployment.roles(&compose)?;
+    let only = super::plan::only_roles(args.target.only.as_deref())?;
+    let only = super::plan::choose(&only, &roles)?;
+    let rendered = compose.render(&roles, &tier.target(&only))?;
     let out_path = args
         .output
         .as_deref()
@@ -36,7 +38,7 @@ pub(crate) fn run(
         .clone()
         .unwrap_or_else(|| deployment.dir.join(target_file_name(&tier.name)));
     let written = ComposeFile::parse(&checked_path, rendered.clone())?;
-    for warning in written.warnings(&deployment.roles) {
+    for warning in written.warnings(&roles) {
         printer.warn(format_args!("{}: {}", warning.service, warning.message));
     }
 

@@ -29,7 +29,9 @@ pub(crate) fn run(
                 && deployment.dir == to
                 && let Ok(compose) = deployment.compose()
             {
-                refuse_if_running(printer, &deployment, &compose)?;
+                // Which services hold the data must be known to tell whether they run.
+                let roles = deployment.roles(&compose)?;
+                refuse_if_running(printer, &deployment, &compose, &roles)?;
             }
             backup::restore(&archive, &to, &stamp, &mut progress)?
         }
@@ -47,9 +49,10 @@ pub(crate) fn run(
                     return finish(printer, &archive, report);
                 }
             };
-            refuse_if_running(printer, &deployment, &compose)?;
+            let roles = deployment.roles(&compose)?;
+            refuse_if_running(printer, &deployment, &compose, &roles)?;
             let docker = Docker::new().with_secrets(compose.secrets());
-            let paths = super::data_paths(&deployment, &compose, &[], &docker)?;
+            let paths = super::data_paths(&deployment, &compose, &roles, &[], &docker)?;
             let destination = Destination::InPlace {
                 dir: &deployment.dir,
                 paths: &paths,
@@ -125,8 +128,9 @@ fn refuse_if_running(
     printer: &Printer,
     deployment: &Deployment,
     compose: &crate::compose::ComposeFile,
+    roles: &crate::roles::RoleMap,
 ) -> Result<()> {
-    match backup::running_data_services(&deployment.dir, compose, &deployment.roles) {
+    match backup::running_data_services(&deployment.dir, compose, roles) {
         Ok(running) if !running.is_empty() => Err(Error::Other {
             message: format!("{running}: restoring data under a running service would corrupt it"),
             hint: Some(format!(

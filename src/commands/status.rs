@@ -12,7 +12,7 @@ use crate::exit::ExitStatus;
 use crate::journal;
 use crate::lock;
 use crate::printer::{Printer, Style};
-use crate::roles::Role;
+use crate::roles::{self, Role, RoleRow};
 use crate::tiers::Classification;
 use crate::verify;
 
@@ -25,11 +25,13 @@ struct StatusReport {
     /// Whether xzup activated it (else it was found by the default names).
     active_file_from_state: bool,
     tier: Classification,
+    /// Each role's service and why, or that it is not in this deployment.
+    roles: Vec<RoleRow>,
     lock: Option<LockReport>,
     unfinished_run: Option<UnfinishedRun>,
     /// `project `NAME`, compose v2`; `None` when no Docker engine answers.
     engine: Option<String>,
-    /// One row per role; empty when no Docker engine answers.
+    /// One row per role in the deployment; empty when no Docker engine answers.
     containers: Vec<ContainerRow>,
 }
 
@@ -75,9 +77,14 @@ fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
     let deployment = Deployment::open(opts)?;
     let catalog = deployment.catalog()?;
     let compose = deployment.compose()?;
-    let observed = compose.observe(&deployment.roles)?;
     let lock = lock::inspect(&deployment.state_dir())?;
     let unfinished = journal::unfinished(&deployment.state_dir())?;
+    // An unfinished run goes on with the roles it recorded: they are the ones to show.
+    let roles = match unfinished.as_ref().and_then(|j| j.run().roles.clone()) {
+        Some(roles) => roles,
+        None => deployment.roles(&compose)?,
+    };
+    let observed = compose.observe(&roles)?;
 
     // Containers, when an engine answers.
     let docker = Docker::new().with_secrets(compose.secrets());
@@ -91,8 +98,7 @@ fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
     ) {
         Ok((c, project)) => {
             let running = docker.project_containers(c.project()).unwrap_or_default();
-            for role in Role::ALL {
-                let service = deployment.roles.service(role);
+            for (role, service) in roles.iter() {
                 let want = observed.services.get(&role).cloned().unwrap_or_default();
                 let found = running
                     .iter()
@@ -131,7 +137,8 @@ fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
     Ok(StatusReport {
         active_file: crate::plan::display_rel(&deployment.dir, &compose.path),
         active_file_from_state: deployment.state.active_compose.is_some(),
-        tier: catalog.classify(&observed, &Role::ALL),
+        tier: catalog.classify(&observed, &roles.present()),
+        roles: roles.rows(),
         lock: lock.map(|l| LockReport {
             held: l.held,
             record: l.record.as_ref().map(|r| r.describe()),
@@ -158,6 +165,10 @@ fn print_text(printer: &Printer, report: &StatusReport) {
         }
     ));
     printer.out(format_args!("Tier:        {}", report.tier));
+    printer.out(format_args!(
+        "Roles:       {}",
+        roles::summary(&report.roles)
+    ));
     match &report.lock {
         Some(l) if l.held => printer.out(format_args!(
             "Lock:        held ({})",
@@ -220,6 +231,13 @@ mod tests {
                     .map(|r| (*r, Some("high".into())))
                     .collect(),
             },
+            roles: {
+                let mut map = crate::roles::RoleMap::empty();
+                map.set(Role::Server, "xiaozhi-esp32-server");
+                map.set(Role::Db, "xiaozhi-esp32-server-db");
+                map.set(Role::Web, "manager");
+                map.rows()
+            },
             lock: Some(LockReport {
                 held: false,
                 record: Some("pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05".into()),
@@ -267,6 +285,7 @@ mod tests {
             "Deployment:  /srv/xiaozhi
 Active file: docker-compose-high.yml (activated by xzup)
 Tier:        high
+Roles:       server = `xiaozhi-esp32-server`; db = `xiaozhi-esp32-server-db`; web = `manager`; redis not in this deployment
 Lock:        stale (pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05); `xzup unlock` clears it
 Unfinished:  run 20260102-030405-apply-high stopped at `up`: run `xzup resume` or `xzup rollback`
 Containers (project `x`, compose v2):

@@ -171,13 +171,12 @@ pub(crate) struct Reference {
 }
 
 /// Whether `text` refers to any variable (`$$` alone does not; a broken `${` does).
-// For the reading of interpolated resources (issue 9, item 3), landing beside this.
-#[allow(dead_code)]
 pub(crate) fn has_variables(text: &str) -> bool {
     references(text).map_or(true, |refs| !refs.is_empty())
 }
 
 /// The variables `text` refers to at its top level, in order.
+// For the editing of interpolated resources (issue 9, item 3), landing beside this.
 #[allow(dead_code)]
 pub(crate) fn references(text: &str) -> Result<Vec<Reference>, InterpolationError> {
     let mut refs = Vec::new();

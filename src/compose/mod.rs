@@ -12,9 +12,9 @@
 //!   anyone sees it (see `render.rs`).
 //!
 //! Files: [`locate`] finds the file, `read` reads it, `env` substitutes `${VARIABLES}` as
-//! Compose does, `mounts` reads a service's `volumes:`, `command_flags` reads and edits
-//! MySQL/Redis flags in a `command:`, `render` writes a tier in, `warnings` says where
-//! Compose would not apply a value as written.
+//! Compose does, `mounts` reads a service's `volumes:`, `roles` tells which service plays
+//! which role, `command_flags` reads and edits MySQL/Redis flags in a `command:`, `render`
+//! writes a tier in, `warnings` says where Compose would not apply a value as written.
 
 mod command_flags;
 pub(crate) mod env;
@@ -22,6 +22,7 @@ mod locate;
 mod mounts;
 mod read;
 mod render;
+mod roles;
 mod warnings;
 
 use std::collections::BTreeMap;
@@ -29,12 +30,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::roles::{Role, RoleMap};
+use crate::roles::{Overrides, Role, RoleMap};
 use crate::settings::{Observed, Target};
 
 pub(crate) use env::Env;
 pub use locate::locate;
 pub use mounts::{Mount, MountKind, VolumeRef};
+pub use roles::RolesError;
 
 /// File names tried, in order, when neither `-f` nor xzup's state names the file.
 pub const CANDIDATES: [&str; 6] = [
@@ -87,6 +89,14 @@ pub enum ComposeError {
         service: String,
         available: Vec<String>,
     },
+
+    /// A role that is not in this deployment, asked for anyway (a caller's slip: the
+    /// commands choose among the roles present).
+    #[error("`{}` has no service for the {role} role: it is not in this deployment", path.display())]
+    RoleNotHere { path: PathBuf, role: Role },
+
+    #[error(transparent)]
+    Roles(#[from] RolesError),
 
     #[error("`{}`: service `{service}` has `{key}: {value}`, which xzup cannot read: {reason}", path.display())]
     BadValue {
@@ -157,16 +167,12 @@ impl ComposeError {
             } => format!(
                 "the file's services are: {}; map the role with `--service {role}=NAME` or \
                  a `[services]` table in `xzup.toml` (`{role} = \"NAME\"`)",
-                if available.is_empty() {
-                    "none".to_string()
-                } else {
-                    available
-                        .iter()
-                        .map(|s| format!("`{s}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
+                roles::services_list(available)
             ),
+            ComposeError::RoleNotHere { role, .. } => {
+                format!("leave {role} out of `--only`, or map it with `--service {role}=NAME`")
+            }
+            ComposeError::Roles(e) => e.hint(),
             ComposeError::BadValue { .. } => {
                 "write the value out in the file (xzup does not expand `${VARIABLES}`)".to_string()
             }
@@ -179,6 +185,13 @@ impl ComposeError {
                  report it with the compose file (remove passwords first)"
                 .to_string(),
         })
+    }
+}
+
+impl ComposeError {
+    /// Whether the command line (or `xzup.toml`) was wrong rather than the file.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ComposeError::Roles(e) if e.is_usage())
     }
 }
 
@@ -242,8 +255,15 @@ impl ComposeFile {
         read::service_names(&self.doc)
     }
 
-    /// Each role's resources and the MySQL/Redis flags. Fails when a role's service is
-    /// missing, saying how to map it.
+    /// Which service plays which role (see `roles.rs` for the rules), the operator's
+    /// `overrides` first.
+    pub fn roles(&self, overrides: &Overrides) -> Result<RoleMap, RolesError> {
+        roles::resolve(self, overrides)
+    }
+
+    /// The resources of each role in `roles` and the MySQL/Redis flags (of the db and
+    /// redis roles, when they are here). Fails when a mapped service is missing, saying
+    /// how to map it.
     pub fn observe(&self, roles: &RoleMap) -> Result<Observed, ComposeError> {
         read::observe(self, roles)
     }
@@ -309,7 +329,7 @@ impl ComposeFile {
 /// The roles mapped to the one-letter services of the compose tests (s, w, d, r).
 #[cfg(test)]
 pub(crate) fn short_test_roles() -> RoleMap {
-    let mut roles = RoleMap::default();
+    let mut roles = RoleMap::empty();
     roles.set(Role::Server, "s");
     roles.set(Role::Web, "w");
     roles.set(Role::Db, "d");

@@ -91,13 +91,27 @@ pub(crate) fn lookup<'a>(map: &'a Mapping, keys: &[&str]) -> Option<&'a Value> {
     }
 }
 
+/// The name of the service playing `role`, or an error when the role is not here.
+pub(crate) fn role_name<'r>(
+    file: &ComposeFile,
+    roles: &'r RoleMap,
+    role: Role,
+) -> Result<&'r str, ComposeError> {
+    roles
+        .service(role)
+        .ok_or_else(|| ComposeError::RoleNotHere {
+            path: file.path.clone(),
+            role,
+        })
+}
+
 /// The service playing `role`, or an error saying how to map it.
 pub(crate) fn role_service<'a>(
     file: &'a ComposeFile,
     roles: &RoleMap,
     role: Role,
 ) -> Result<&'a Mapping, ComposeError> {
-    let name = roles.service(role);
+    let name = role_name(file, roles, role)?;
     service(&file.doc, name).ok_or_else(|| ComposeError::MissingService {
         path: file.path.clone(),
         role,
@@ -204,18 +218,23 @@ pub(crate) fn observe(file: &ComposeFile, roles: &RoleMap) -> Result<Observed, C
         let service = role_service(file, roles, role)?;
         services.insert(role, resources(file, name, service)?);
     }
-    let db = roles.service(Role::Db);
-    let mysql = match command_words(file, db, role_service(file, roles, Role::Db)?)? {
-        Some((_, words)) => {
-            command_flags::read_mysql(&words).map_err(|e| flag_error(file, db, e))?
-        }
+    // The flags of a role that is not here (MySQL on another host) are nobody's to read.
+    let mysql = match roles.service(Role::Db) {
+        Some(db) => match command_words(file, db, role_service(file, roles, Role::Db)?)? {
+            Some((_, words)) => {
+                command_flags::read_mysql(&words).map_err(|e| flag_error(file, db, e))?
+            }
+            None => ObservedMysql::default(),
+        },
         None => ObservedMysql::default(),
     };
-    let redis_name = roles.service(Role::Redis);
-    let redis = match command_words(file, redis_name, role_service(file, roles, Role::Redis)?)? {
-        Some((_, words)) => {
-            command_flags::read_redis(&words).map_err(|e| flag_error(file, redis_name, e))?
-        }
+    let redis = match roles.service(Role::Redis) {
+        Some(name) => match command_words(file, name, role_service(file, roles, Role::Redis)?)? {
+            Some((_, words)) => {
+                command_flags::read_redis(&words).map_err(|e| flag_error(file, name, e))?
+            }
+            None => ObservedRedis::default(),
+        },
         None => ObservedRedis::default(),
     };
     Ok(Observed {

@@ -30,7 +30,7 @@ use yaml_edit::{
 };
 
 use super::command_flags::{self, Form, Slot};
-use super::read::{self, command_words, role_service};
+use super::read::{self, command_words, role_name, role_service};
 use super::{ComposeError, ComposeFile};
 use crate::roles::{Role, RoleMap};
 use crate::settings::{
@@ -148,7 +148,7 @@ impl Editor<'_> {
     }
 
     fn service(&self, role: Role) -> Result<Mapping, ComposeError> {
-        let name = self.roles.service(role);
+        let name = role_name(self.file, self.roles, role)?;
         self.services.get_mapping(name).ok_or_else(|| {
             self.unsupported(
                 name,
@@ -224,7 +224,7 @@ impl Editor<'_> {
         role: Role,
         edit: impl Fn(&[String], Form) -> Vec<Slot>,
     ) -> Result<(), ComposeError> {
-        let name = self.roles.service(role);
+        let name = role_name(self.file, self.roles, role)?;
         let strict = role_service(self.file, self.roles, role)?;
         let current = command_words(self.file, name, strict)?;
         if let Some((_, words)) = &current
@@ -584,15 +584,14 @@ fn verify(
         .observe(roles)
         .map_err(|e| fail(format!("the result cannot be read back: {e}")))?;
 
-    for role in Role::ALL {
+    for (role, name) in roles.iter() {
         let want = match target.resources.get(&role) {
             Some(resources) => ObservedResources::from(resources),
             None => before.services[&role].clone(),
         };
         if after.services[&role] != want {
             return Err(fail(format!(
-                "service `{}` would read {} instead of {}",
-                roles.service(role),
+                "service `{name}` would read {} instead of {}",
                 describe(&after.services[&role]),
                 describe(&want)
             )));
@@ -605,7 +604,7 @@ fn verify(
     if after.mysql != want_mysql {
         return Err(fail(format!(
             "the MySQL flags of `{}` would not read as asked",
-            roles.service(Role::Db)
+            roles.service(Role::Db).unwrap_or_default()
         )));
     }
     let want_redis = match &target.redis {
@@ -625,7 +624,7 @@ fn verify(
     if after.redis != want_redis {
         return Err(fail(format!(
             "the Redis flags of `{}` would not read as asked",
-            roles.service(Role::Redis)
+            roles.service(Role::Redis).unwrap_or_default()
         )));
     }
 
@@ -647,7 +646,8 @@ fn without_tier_values(file: &ComposeFile, roles: &RoleMap, target: &Target) -> 
         .and_then(Value::as_mapping_mut)
         .expect("checked when parsed");
     for role in target.resources.keys() {
-        let Some(Value::Mapping(svc)) = services.get_mut(roles.service(*role)) else {
+        let Some(Value::Mapping(svc)) = roles.service(*role).and_then(|n| services.get_mut(n))
+        else {
             continue;
         };
         for section in ["limits", "reservations"] {
@@ -666,8 +666,8 @@ fn without_tier_values(file: &ComposeFile, roles: &RoleMap, target: &Target) -> 
         ),
     ];
     for (role, edited, redis, with_save) in commands {
-        let name = roles.service(role);
-        let Some(Value::Mapping(svc)) = services.get_mut(name) else {
+        let Some(Value::Mapping(svc)) = roles.service(role).and_then(|n| services.get_mut(n))
+        else {
             continue;
         };
         if !edited {

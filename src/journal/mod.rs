@@ -27,6 +27,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::fsutil;
+use crate::roles::RoleMap;
 use crate::secrets::Redactor;
 
 pub use record::{
@@ -129,6 +130,7 @@ impl Journal {
                 tier_from: meta.tier_from,
                 tier_to: meta.tier_to,
                 only: meta.only,
+                roles: meta.roles,
                 rolls_back: meta.rolls_back,
                 undone_by: None,
                 project: meta.project,
@@ -330,6 +332,12 @@ impl Journal {
 
     pub fn set_backup(&mut self, backup: BackupRef) -> Result<(), JournalError> {
         self.run.backup = Some(backup);
+        self.save()
+    }
+
+    /// The role map the run uses (a run whose journal had none: resolved on resume).
+    pub fn set_roles(&mut self, roles: RoleMap) -> Result<(), JournalError> {
+        self.run.roles = Some(roles);
         self.save()
     }
 

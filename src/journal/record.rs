@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::time::{millis_between, rfc3339, rfc3339_opt};
-use crate::roles::Role;
+use crate::roles::{Role, RoleMap};
 
 /// The journal format this xzup writes. A journal with a higher number was written by a
 /// newer xzup, and is refused rather than misread.
@@ -316,6 +316,8 @@ pub struct RunMeta {
     pub tier_to: String,
     /// `--only`: the roles this run changes (empty: all).
     pub only: Vec<Role>,
+    /// The service playing each role in this deployment (absent roles: none).
+    pub roles: Option<RoleMap>,
     /// For a manual rollback: the run it undoes.
     pub rolls_back: Option<String>,
     pub project: Option<String>,
@@ -343,6 +345,11 @@ pub struct Run {
     pub tier_to: String,
     #[serde(default)]
     pub only: Vec<Role>,
+    /// The service playing each role, as the run resolved it when it started: resume and
+    /// rollback use it, whatever the compose file or `xzup.toml` say meanwhile. `None` in
+    /// a journal written before xzup recorded it (resolved from the run's compose file).
+    #[serde(default)]
+    pub roles: Option<RoleMap>,
     #[serde(default)]
     pub rolls_back: Option<String>,
     /// A later manual rollback that undid this run.

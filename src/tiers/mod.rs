@@ -166,14 +166,15 @@ impl Catalog {
         self.tiers.iter().map(|t| t.name.clone()).collect()
     }
 
-    /// Which tier each of `roles` (all four when empty) matches in `observed`, and the
-    /// tier they all match, or `custom`.
+    /// Which tier each of `roles` (when empty: each role `observed` has, those in the
+    /// deployment) matches in `observed`, and the tier they all match, or `custom`.
     ///
     /// A role matches a tier when the file sets exactly the tier's limits and reservations
     /// for it — and for db the tier's MySQL flags, for redis its `maxmemory` and policy
     /// (and `save` rules when the tier has them). Sizes compare by value: `1G` = `1024M`.
     pub fn classify(&self, observed: &Observed, roles: &[Role]) -> Classification {
-        let roles: &[Role] = if roles.is_empty() { &Role::ALL } else { roles };
+        let found: Vec<Role> = observed.services.keys().copied().collect();
+        let roles: &[Role] = if roles.is_empty() { &found } else { roles };
         // The first tier that every role matches wins, even if an earlier tier happens to
         // share one role's sizing (possible in an operator's own catalog).
         let whole = self

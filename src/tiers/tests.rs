@@ -716,3 +716,25 @@ fn target_covers_the_roles_asked_for() {
     let web = ultra.target(&[Role::Web]);
     assert_eq!((web.mysql, web.redis), (None, None));
 }
+
+/// A deployment without db and redis (MySQL and Redis elsewhere): only the roles in it are
+/// judged, so the server and web on `high` make the file `high`.
+#[test]
+fn a_partial_deployment_is_classified_by_the_roles_it_has() {
+    let catalog = Catalog::embedded();
+    let high = catalog.get("high").unwrap();
+    let mut found = observed(high, &PLAN_SAVE);
+    found
+        .services
+        .retain(|r, _| matches!(r, Role::Server | Role::Web));
+    found.mysql = ObservedMysql::default();
+    found.redis = ObservedRedis::default();
+    let got = catalog.classify(&found, &[]);
+    assert_eq!(got.tier, "high");
+    assert_eq!(
+        got.per_role.keys().copied().collect::<Vec<_>>(),
+        [Role::Server, Role::Web]
+    );
+    // Asked about all four, the absent ones match no tier.
+    assert!(catalog.classify(&found, &Role::ALL).is_custom());
+}

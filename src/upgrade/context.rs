@@ -60,14 +60,18 @@ impl<'o> Ctx<'o> {
 
     /// A context for a run that exists already (resume, rollback), with the secrets of
     /// both files it moves between: the copies in its run dir, else the files themselves.
+    /// The roles are the run's own, as its journal recorded them; a journal from before
+    /// xzup recorded them gets them resolved from the compose file the run started from
+    /// (with today's `--service` and `xzup.toml`), and recorded now.
     pub fn for_run(
         deployment: &Deployment,
-        journal: Journal,
+        mut journal: Journal,
         observer: &'o mut dyn Observer,
-    ) -> Ctx<'o> {
-        let run = journal.run();
+    ) -> Result<Ctx<'o>, UpgradeError> {
+        let run = journal.run().clone();
         let run_dir = journal.run_dir().to_path_buf();
         let mut secrets = Vec::new();
+        let mut files = Vec::new();
         for (copy, file) in [
             (PREVIOUS_COPY, run.previous_compose.as_ref()),
             (NEW_COPY, run.new_compose.as_ref()),
@@ -82,17 +86,40 @@ impl<'o> Ctx<'o> {
                 .find_map(|p| ComposeFile::load(&p).ok())
             {
                 secrets.extend(compose.secrets());
+                files.push(compose);
             }
         }
         secrets.sort();
         secrets.dedup();
-        Ctx::new(
+        let roles = match run.roles {
+            Some(roles) => roles,
+            None => {
+                // The file it started from (else the one it moves to: the same services).
+                let started_from = files.first().ok_or_else(|| UpgradeError::NothingChanged {
+                    step: "roles".into(),
+                    message: format!(
+                        "run `{}` records no role map, and neither of its compose files can be read to resolve one",
+                        run.id
+                    ),
+                    hint: Some(format!(
+                        "put the compose file the run started from back at `{}`",
+                        run.previous_compose
+                            .as_ref()
+                            .map_or("its place".into(), |f| f.path.display().to_string())
+                    )),
+                })?;
+                let roles = deployment.roles(started_from)?;
+                journal.set_roles(roles.clone())?;
+                roles
+            }
+        };
+        Ok(Ctx::new(
             deployment.dir.clone(),
-            deployment.roles.clone(),
+            roles,
             journal,
             secrets,
             observer,
-        )
+        ))
     }
 }
 

@@ -163,6 +163,9 @@ pub enum UpgradeError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    /// The deployment could not be read for the run (its roles, say).
+    #[error(transparent)]
+    Deployment(#[from] crate::deployment::DeploymentError),
 }
 
 impl UpgradeError {
@@ -185,6 +188,7 @@ impl UpgradeError {
             )),
             UpgradeError::Journal(e) => e.hint(),
             UpgradeError::Lock(e) => e.hint(),
+            UpgradeError::Deployment(e) => e.hint(),
         }
     }
 
@@ -194,6 +198,7 @@ impl UpgradeError {
             UpgradeError::RollbackFailed(_) | UpgradeError::ManualRollbackFailed { .. } => {
                 ExitStatus::RollbackFailed
             }
+            UpgradeError::Deployment(e) if e.is_usage() => ExitStatus::Usage,
             _ => ExitStatus::Failure,
         }
     }

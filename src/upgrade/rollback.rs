@@ -35,7 +35,7 @@ pub fn rollback_run(
         for note in overrides.record(&mut unfinished, "xzup rollback")? {
             observer.warning(&note);
         }
-        let mut ctx = Ctx::for_run(deployment, unfinished, observer);
+        let mut ctx = Ctx::for_run(deployment, unfinished, observer)?;
         return match engine::drive(&mut ctx, &STANDARD) {
             // The operator asked for this rollback: it succeeding is a success.
             Err(UpgradeError::RolledBack { .. }) | Ok(()) => Ok(Summary::of(&ctx)),
@@ -119,6 +119,8 @@ fn start_manual(
         tier_from: o.tier_to.clone(),
         tier_to: o.tier_from.clone(),
         only: o.only.clone(),
+        // The mapping the upgrade ran with (none recorded: resolved as for an old journal).
+        roles: o.roles.clone(),
         rolls_back: Some(o.id.clone()),
         project: o.project.clone(),
         compose_flavour: o.compose_flavour.clone(),
@@ -132,7 +134,7 @@ fn start_manual(
     if let Some(backup) = o.backup.clone() {
         journal.set_backup(backup)?;
     }
-    let mut ctx = Ctx::for_run(deployment, journal, observer);
+    let mut ctx = Ctx::for_run(deployment, journal, observer)?;
     engine::drive(&mut ctx, &STANDARD)?;
     Ok(Summary::of(&ctx))
 }

@@ -6,7 +6,7 @@ use crate::deployment::Deployment;
 use crate::journal::{self, ComposeFileRef, Journal, Run, RunKind, RunMeta, RunSettings};
 use crate::lock::{Lock, LockGuard};
 use crate::plan::Plan;
-use crate::roles::Role;
+use crate::roles::{Role, RoleMap};
 
 use super::context::Ctx;
 use super::engine;
@@ -20,6 +20,9 @@ pub struct RunRequest<'a> {
     pub deployment: &'a Deployment,
     pub compose: &'a ComposeFile,
     pub plan: &'a Plan,
+    /// The services that play the roles, as the plan resolved them: recorded in the
+    /// journal, so that resume and rollback use this mapping whatever changes meanwhile.
+    pub roles: RoleMap,
     pub only: Vec<Role>,
     pub settings: RunSettings,
     /// What was asked, for the journal: `xzup apply --tier ultra`.
@@ -86,6 +89,7 @@ pub fn apply(
         tier_from: plan.from.tier.clone(),
         tier_to: plan.to.tier.clone(),
         only: request.only.clone(),
+        roles: Some(request.roles.clone()),
         rolls_back: None,
         project: None,
         compose_flavour: None,
@@ -97,7 +101,7 @@ pub fn apply(
     let journal = Journal::create(&deployment.state_dir(), meta)?;
     let mut ctx = Ctx::new(
         deployment.dir.clone(),
-        deployment.roles.clone(),
+        request.roles.clone(),
         journal,
         secrets,
         observer,
@@ -122,7 +126,7 @@ pub fn resume(
     for note in overrides.record(&mut journal, "xzup resume")? {
         observer.warning(&note);
     }
-    let mut ctx = Ctx::for_run(deployment, journal, observer);
+    let mut ctx = Ctx::for_run(deployment, journal, observer)?;
     engine::drive(&mut ctx, &STANDARD)?;
     Ok(Summary::of(&ctx))
 }

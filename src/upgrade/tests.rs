@@ -544,3 +544,65 @@ fn a_failed_manual_rollback_exits_4_and_names_the_state() {
     let original = journal::find(&state_dir(dir.path()), &original).unwrap();
     assert_eq!(original.run().undone_by, None);
 }
+
+/// Resume and rollback use the role map the run recorded, whatever the compose file says
+/// now; a journal from before xzup recorded one gets it from the file the run started
+/// from, and keeps it.
+#[test]
+fn a_run_keeps_its_role_map() {
+    use crate::deployment::{Deployment, DeploymentOptions};
+    use crate::roles::{Reason, Role};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The deployment's file has changed since the run started: its server is renamed.
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  renamed:\n    image: xiaozhi-esp32-server:server_custom\n",
+    )
+    .unwrap();
+    let deployment = Deployment::open(&DeploymentOptions {
+        dir: dir.to_path_buf(),
+        ..DeploymentOptions::default()
+    })
+    .unwrap();
+
+    let mut recorded = RoleMap::empty();
+    recorded.assign(Role::Server, "xiaozhi-esp32-server", Reason::UpstreamName);
+    recorded.assign(Role::Web, "console", Reason::Ports { ports: vec![8002] });
+    let meta = RunMeta {
+        kind: RunKind::Apply,
+        previous_compose: file("docker-compose.yml"),
+        new_compose: file("docker-compose-grow.yml"),
+        roles: Some(recorded.clone()),
+        ..RunMeta::default()
+    };
+    let journal = Journal::create(&state_dir(dir), meta).unwrap();
+    let mut seen = Seen::default();
+    let ctx = Ctx::for_run(&deployment, journal, &mut seen).unwrap();
+    assert_eq!(ctx.roles, recorded);
+
+    // An old journal: none recorded, the copy in the run dir says which file it started
+    // from.
+    let journal = new_upgrade(dir);
+    assert_eq!(journal.run().roles, None);
+    std::fs::write(
+        journal.run_dir().join(super::context::PREVIOUS_COPY),
+        "services:\n  xiaozhi-esp32-server:\n    image: x\n  kv:\n    image: redis:8.0\n",
+    )
+    .unwrap();
+    let path = journal.path().to_path_buf();
+    let mut seen = Seen::default();
+    let ctx = Ctx::for_run(&deployment, journal, &mut seen).unwrap();
+    let mut resolved = RoleMap::empty();
+    resolved.assign(Role::Server, "xiaozhi-esp32-server", Reason::UpstreamName);
+    resolved.assign(
+        Role::Redis,
+        "kv",
+        Reason::Image {
+            image: "redis:8.0".into(),
+        },
+    );
+    assert_eq!(ctx.roles, resolved);
+    assert_eq!(Journal::load(&path).unwrap().run().roles, Some(resolved));
+}

@@ -7,7 +7,7 @@ use crate::harness::{Outcome, Xzup, copy_tree, example};
 
 /// `xzup` with no engine in reach, so the plan's host checks (which depend on the machine)
 /// stay out of the snapshots; the checks themselves are tested against a real engine.
-fn xzup() -> Xzup {
+pub(crate) fn xzup() -> Xzup {
     Xzup::new().env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 }
 
@@ -19,7 +19,7 @@ fn deployment(name: &str) -> tempfile::TempDir {
 }
 
 /// Replaces the temp dir and the backup timestamp so snapshots are stable.
-fn stable(outcome: &Outcome, dir: &Path) -> String {
+pub(crate) fn stable(outcome: &Outcome, dir: &Path) -> String {
     let text = format!(
         "exit: {}\n--- stdout\n{}--- stderr\n{}",
         outcome.code, outcome.stdout, outcome.stderr
@@ -30,7 +30,7 @@ fn stable(outcome: &Outcome, dir: &Path) -> String {
 }
 
 /// Every file under `dir` with its content, to prove a command wrote nothing.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -315,26 +315,42 @@ fn invalid_yaml_names_line_and_column() {
 }
 
 #[test]
-fn missing_role_says_how_to_map_it() {
+fn a_renamed_service_is_found_by_its_image() {
     let dir = deployment("offline");
     let path = dir.path().join("docker-compose-offline.yml");
     let text = std::fs::read_to_string(&path)
         .unwrap()
         .replace("xiaozhi-esp32-server-redis:", "cache:");
     std::fs::write(&path, text).unwrap();
-    let out = error_case(&["plan", "--tier", "high"], dir.path());
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "high"])
+        .run()
+        .success();
     assert!(
-        out.stderr.contains("xiaozhi-esp32-server-redis"),
+        out.stdout
+            .contains("  redis  = `cache`, by image `redis:8.0`\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+      - --maxmemory 1536mb"),
+        "{}",
+        out.stdout
+    );
+    // A mapping to a service that is not there is refused, naming the ones that are.
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["--service", "redis=xiaozhi-esp32-server-redis"])
+        .args(["plan", "--tier", "high"])
+        .run()
+        .code(64);
+    assert!(out.stderr.contains("`cache`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`--service redis=NAME`"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("--service redis="), "{}", out.stderr);
-    // Mapped, it works.
-    xzup()
-        .cwd(dir.path())
-        .args(["--service", "redis=cache", "plan", "--tier", "high"])
-        .run()
-        .success();
 }
 
 #[test]

@@ -12,20 +12,25 @@ use crate::stack::{self, DB, REDIS, SERVER, TestStack, WEB};
 
 const MIB: u64 = 1 << 20;
 
-fn tiers_file() -> PathBuf {
+pub(crate) fn tiers_file() -> PathBuf {
     repo_root().join("tests/xzup/fixtures/e2e-tiers.toml")
 }
 
 /// The upstream file (1 s healthchecks) on the seed tier: where every upgrade starts.
-/// Rendered by xzup itself (`render -o` writes the file unredacted).
 fn seed_text() -> String {
+    on_tier(&stack::upstream_fast(), "seed")
+}
+
+/// Compose `text` with `tier` of the test tiers rendered in, by xzup itself (`render -o`
+/// writes the file unredacted).
+pub(crate) fn on_tier(text: &str, tier: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(stack::COMPOSE_FILE), stack::upstream_fast()).unwrap();
+    std::fs::write(dir.path().join(stack::COMPOSE_FILE), text).unwrap();
     let out = dir.path().join("seed.yml");
     Xzup::new()
         .arg_path("-C", dir.path())
         .arg_path("--tiers-file", &tiers_file())
-        .args(["render", "--tier", "seed"])
+        .args(["render", "--tier", tier])
         .arg_path("-o", &out)
         .run()
         .success();
@@ -43,7 +48,7 @@ fn seeded() -> (TestStack, String, String) {
 }
 
 /// `xzup` in the stack's dir, with the stack's Compose flavour and the test tiers.
-fn xzup(stack: &TestStack) -> Xzup {
+pub(crate) fn xzup(stack: &TestStack) -> Xzup {
     Xzup::new()
         .cwd(stack.dir())
         .env("XZUP_COMPOSE", stack.flavour().as_str())
@@ -73,7 +78,7 @@ fn spawn_paused(stack: &TestStack, args: &[&str], step: &str) -> std::process::C
 }
 
 /// The newest journal of the stack's deployment.
-fn newest_journal(dir: &Path) -> Option<serde_json::Value> {
+pub(crate) fn newest_journal(dir: &Path) -> Option<serde_json::Value> {
     let runs = dir.join(".xzup/runs");
     let mut ids: Vec<_> = std::fs::read_dir(runs)
         .ok()?
@@ -84,7 +89,7 @@ fn newest_journal(dir: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&text).ok()
 }
 
-fn step_status(journal: &serde_json::Value, step: &str) -> Option<String> {
+pub(crate) fn step_status(journal: &serde_json::Value, step: &str) -> Option<String> {
     journal["steps"]
         .as_array()?
         .iter()
@@ -110,7 +115,8 @@ fn kill_at(mut child: std::process::Child, dir: &Path, step: &str) {
     child.wait().unwrap();
 }
 
-fn limits(stack: &TestStack, service: &str) -> (u64, i64, u64) {
+/// Memory limit, nano-cpus and memory reservation of `service`'s container.
+pub(crate) fn limits(stack: &TestStack, service: &str) -> (u64, i64, u64) {
     let c = stack.container(service);
     (c.memory, c.nano_cpus, c.memory_reservation)
 }
@@ -152,13 +158,32 @@ fn assert_on_grow(stack: &TestStack) {
     assert_eq!(redis_maxmemory(stack), (128 * MIB).to_string());
 }
 
-fn history(stack: &TestStack) -> Vec<serde_json::Value> {
+pub(crate) fn history(stack: &TestStack) -> Vec<serde_json::Value> {
     let out = xzup(stack)
         .args(["history", "--format", "json"])
         .run()
         .success();
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     doc["runs"].as_array().expect("runs").clone()
+}
+
+/// Every step of an apply is reported done.
+pub(crate) fn assert_every_step_ok(out: &Outcome) {
+    for step in [
+        "preflight",
+        "down",
+        "backup",
+        "write-compose",
+        "up",
+        "verify",
+        "commit",
+    ] {
+        assert!(
+            out.stderr.contains(&format!("ok      {step}")),
+            "{step}:\n{}",
+            out.stderr
+        );
+    }
 }
 
 fn container_ids(stack: &TestStack) -> Vec<String> {
@@ -193,21 +218,7 @@ fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
         .run()
         .success();
     no_password(&out);
-    for step in [
-        "preflight",
-        "down",
-        "backup",
-        "write-compose",
-        "up",
-        "verify",
-        "commit",
-    ] {
-        assert!(
-            out.stderr.contains(&format!("ok      {step}")),
-            "{step}:\n{}",
-            out.stderr
-        );
-    }
+    assert_every_step_ok(&out);
     assert!(
         out.stdout.contains("Upgraded seed -> grow"),
         "{}",

@@ -10,6 +10,8 @@ mod backup;
 mod cli;
 mod e2e_data;
 mod e2e_driver;
+mod e2e_partial;
 mod e2e_upgrade;
 mod journal;
+mod roles;
 mod tiers;

@@ -1,15 +1,16 @@
 //! The end-to-end harness: a real xiaozhi-shaped stack on the local Docker engine.
 //!
-//! [`TestStack`] copies a compose file into a fresh deployment dir (with the files the
-//! upstream file bind-mounts: `models/SenseVoiceSmall/model.pt`, `data/.config.yaml`,
-//! `mysql/data`, `uploadfile`), brings it up through the driver under a project name of its
+//! [`TestStack`] copies a compose file — the upstream one, or another such as the partial
+//! stacks of `fixtures/roles/` — into a fresh deployment dir (with the files the upstream
+//! file bind-mounts: `models/SenseVoiceSmall/model.pt`, `data/.config.yaml`, `mysql/data`,
+//! `uploadfile`), brings it up through the driver under a project name of its
 //! own (or by hand, `docker-compose -f FILE up -d` without `-p`, like an operator), waits
 //! until it is healthy, and ALWAYS tears it down when dropped — also when the test fails
 //! or panics: `down --volumes --remove-orphans`, then any container still labelled with the
 //! project or started from the dir, then the dir.
 //!
-//! The upstream file pins `container_name` and host ports 8000/8002/8003, so only one such
-//! stack can exist on an engine at a time. A stack holds an exclusive lock on
+//! The upstream file pins `container_name` and host ports 8000/8002/8003 (so do the other
+//! files the tests stand up), so only one such stack can exist on an engine at a time. A stack holds an exclusive lock on
 //! `$TMPDIR/xzup-e2e.lock` for its lifetime (serialising test threads, nextest processes and
 //! other checkouts alike), removes leftovers of harness runs whose process is gone, and
 //! waits for a stack it does not own to go away rather than touching it.

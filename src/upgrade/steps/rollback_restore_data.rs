@@ -104,7 +104,9 @@ fn data_images_changed(ctx: &Ctx<'_>) -> Result<Vec<String>, StepError> {
     let images = compose.images();
     let mut changed = Vec::new();
     for role in [Role::Db, Role::Web] {
-        let service = ctx.roles.service(role);
+        let Some(service) = ctx.roles.service(role) else {
+            continue;
+        };
         let (Some(before), Some(image)) =
             (ctx.run().images_before.get(service), images.get(service))
         else {
