@@ -287,7 +287,10 @@ pub struct RestoreArgs {
     // Its own id: `file` is also the global `-f/--file`, which would receive it.
     #[arg(id = "archive", value_name = "FILE")]
     pub file: PathBuf,
-    /// Where to restore [default: DIR].
+    /// Restore into DIR, each path by its name in the archive (volumes under
+    /// `docker-volumes/`, host paths under `host-paths/`), as `tar -xzf` would. Without it,
+    /// each path goes back where the deployment has it: a volume into the volume, a
+    /// symlinked data dir where it points.
     #[arg(long, value_name = "DIR")]
     pub to: Option<PathBuf>,
 }

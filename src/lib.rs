@@ -7,6 +7,8 @@ pub mod backup;
 pub mod cli;
 pub(crate) mod commands;
 pub(crate) mod compose;
+pub mod datapath;
+pub(crate) mod db_flags;
 pub(crate) mod deployment;
 pub mod docker;
 pub(crate) mod error;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::compose::{ComposeError, ComposeFile};
+use crate::datapath::{DataPaths, LeftOut, Origin};
 use crate::host::{Fit, HostCheck, Needs};
 use crate::roles::{Role, RoleMap, RoleRow};
 use crate::secrets::Redactor;
@@ -26,11 +27,39 @@ pub struct HostFacts {
     pub memory: u64,
 }
 
-/// A path the backup step will archive, with its current size.
+/// A data path the backup step will archive, with its current size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupItem {
-    pub path: PathBuf,
-    pub bytes: u64,
+    /// Its name in the archive.
+    pub name: String,
+    pub origin: Origin,
+    /// Where it is read on this host (symlinks followed).
+    pub host: PathBuf,
+    /// Whether the compose file's path is a symlink to `host`.
+    pub follows_a_link: bool,
+    /// A volume read through a container of this image (its mountpoint cannot be read here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through_image: Option<String>,
+    /// `None` when it cannot be measured here (read through a container).
+    pub bytes: Option<u64>,
+}
+
+impl BackupItem {
+    /// The data paths with their sizes now.
+    pub fn of(paths: &DataPaths) -> Vec<BackupItem> {
+        paths
+            .paths
+            .iter()
+            .map(|p| BackupItem {
+                name: p.name.clone(),
+                origin: p.origin.clone(),
+                host: p.host.clone(),
+                follows_a_link: p.follows_a_link(),
+                through_image: p.through_image.clone(),
+                bytes: p.bytes(),
+            })
+            .collect()
+    }
 }
 
 /// What the plan needs besides the compose file.
@@ -43,6 +72,8 @@ pub struct PlanInput<'a> {
     /// Roles to change (`--only`, all in `roles`); empty means every role in `roles`.
     pub only: Vec<Role>,
     pub backup_items: Vec<BackupItem>,
+    /// What the backup leaves out, and why.
+    pub not_backed_up: Vec<LeftOut>,
     pub archive: PathBuf,
     pub host: Option<HostFacts>,
 }
@@ -85,6 +116,10 @@ pub struct Plan {
     pub settings: Vec<SettingChange>,
     pub host: Option<HostFacts>,
     pub host_checks: Vec<HostCheck>,
+    /// What the backup step takes, with sizes.
+    pub backup: Vec<BackupItem>,
+    /// What it leaves out, and why.
+    pub not_backed_up: Vec<LeftOut>,
     pub warnings: Vec<String>,
     /// Unified diff of the compose file, secrets redacted.
     pub diff: String,
@@ -134,6 +169,13 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         .map(|w| format!("{}: {}", w.service, w.message))
         .collect();
     warnings.dedup();
+    warnings.extend(
+        input
+            .not_backed_up
+            .iter()
+            .filter(|l| l.is_warning())
+            .map(|l| format!("backup: {l}")),
+    );
 
     let steps = steps(&input, compose, &target_path, &observed_after);
     let other_services = compose
@@ -156,6 +198,8 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         settings,
         host: input.host,
         host_checks,
+        backup: input.backup_items.clone(),
+        not_backed_up: input.not_backed_up.clone(),
         warnings,
         diff,
         rendered,
@@ -170,18 +214,30 @@ fn steps(
 ) -> Vec<PlanStep> {
     let source = display_rel(input.dir, &compose.path);
     let target = display_rel(input.dir, target);
-    let total: u64 = input.backup_items.iter().map(|i| i.bytes).sum();
+    let total: u64 = input.backup_items.iter().filter_map(|i| i.bytes).sum();
     let mut backup_details: Vec<String> = input
         .backup_items
         .iter()
         .map(|i| {
-            format!(
-                "{} ({})",
-                display_rel(input.dir, &i.path),
-                human_bytes(i.bytes)
-            )
+            let link = if i.follows_a_link {
+                format!(", a symlink to {}", i.host.display())
+            } else {
+                String::new()
+            };
+            let size = i.bytes.map_or("size unknown".to_string(), human_bytes);
+            let through = match &i.through_image {
+                Some(image) => format!(", read through a container of `{image}`"),
+                None => String::new(),
+            };
+            format!("{} ({size}): {}{link}{through}", i.name, i.origin)
         })
         .collect();
+    backup_details.extend(
+        input
+            .not_backed_up
+            .iter()
+            .map(|l| format!("not backed up: {}", l.describe())),
+    );
     backup_details.push(format!(
         "archive: {}",
         display_rel(input.dir, &input.archive)
@@ -231,8 +287,13 @@ fn steps(
         PlanStep {
             name: "backup",
             summary: format!(
-                "verified tar.gz of {} ({})",
+                "verified tar.gz of {} path{} ({})",
                 input.backup_items.len(),
+                if input.backup_items.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 human_bytes(total)
             ),
             details: backup_details,

@@ -14,17 +14,19 @@ use gzp::par::compress::{ParCompress, ParCompressBuilder};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::manifest::{EntryKind, FORMAT, Manifest, SHA256_HEX_LEN, Skipped};
+use super::helper::{Helper, TarReader, VolumeStream};
+use super::manifest::{Entry, EntryKind, FORMAT, Manifest, RootOrigin, SHA256_HEX_LEN, Skipped};
+use super::walk::Source;
 use super::{BackupError, Phase, ProgressSink, catalog, format, sys, verify, walk};
+use crate::datapath::DataPath;
 use crate::fsutil;
 
 /// What to back up, and how.
 #[derive(Debug, Clone)]
 pub struct BackupRequest {
-    /// The deployment dir; `paths` and the archive's member names are relative to it.
-    pub root: PathBuf,
-    /// Files or directories to back up, relative to `root`.
-    pub paths: Vec<PathBuf>,
+    /// The data paths to back up: each is read at its host path and named in the archive
+    /// by its name (see [`crate::datapath`]).
+    pub paths: Vec<DataPath>,
     /// The archive to write. Its directory is created (0700) when missing.
     pub out: PathBuf,
     /// gzip level, 1 to 9.
@@ -53,8 +55,11 @@ pub struct BackupReport {
     pub roots: Vec<String>,
     /// Sockets, fifos and the like, left out.
     pub skipped: Vec<Skipped>,
-    /// Backed-up paths that are themselves symlinks: the link is kept, not what it points to.
-    pub linked_roots: Vec<String>,
+    /// Where each root came from and was read (the manifest's origins).
+    pub origins: Vec<RootOrigin>,
+    /// Roots that are symlinks (or lie under one) in the deployment: what they point to
+    /// was backed up, as Docker mounts it.
+    pub followed: Vec<RootOrigin>,
     /// Whether the archive was read back against its manifest (false with `verify: false`).
     pub verified: bool,
     /// When the backup started (RFC 3339), as in the manifest.
@@ -95,7 +100,24 @@ pub fn create(
     }
     let started = Instant::now();
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let walk = walk::walk(&request.root, &request.paths, Some(&out_dir))?;
+    let walk = walk::walk(&request.paths, Some(&out_dir))?;
+    let origins: Vec<RootOrigin> = walk
+        .roots
+        .iter()
+        .filter_map(|root| request.paths.iter().find(|p| &p.name == root))
+        .map(|p| RootOrigin {
+            root: p.name.clone(),
+            origin: p.origin.clone(),
+            host: p.host.display().to_string(),
+        })
+        .collect();
+    let followed = walk
+        .roots
+        .iter()
+        .filter_map(|root| request.paths.iter().find(|p| &p.name == root))
+        .filter(|p| p.follows_a_link())
+        .filter_map(|p| origins.iter().find(|o| o.root == p.name).cloned())
+        .collect();
 
     let mut manifest = Manifest {
         format: FORMAT,
@@ -106,6 +128,14 @@ pub fn create(
         data_bytes: walk.data_bytes,
         entries: walk.entries,
         skipped: walk.skipped,
+        origins,
+    };
+    // Where to read each entry (the entries themselves are the manifest's now).
+    let reads_from = walk::Walk {
+        entries: Vec::new(),
+        roots: Vec::new(),
+        skipped: Vec::new(),
+        ..walk
     };
     // Every field is known now but the sums, which have a fixed width: size the manifest
     // with placeholders and reserve its room at the start of the file.
@@ -123,7 +153,14 @@ pub fn create(
     check_space(&out_dir, needed, free)?;
 
     let partial = partial_path(out);
-    let result = write_archive(request, &partial, &mut manifest, room, progress);
+    let result = write_archive(
+        request,
+        &partial,
+        &mut manifest,
+        &reads_from,
+        room,
+        progress,
+    );
     let result = result.and_then(|()| {
         let write_seconds = started.elapsed().as_secs_f64();
         let verify_seconds = if request.verify {
@@ -168,12 +205,6 @@ pub fn create(
         .map_err(|e| BackupError::io("read", out, e))?
         .len();
     let (files, dirs, symlinks) = manifest.counts();
-    let linked_roots = manifest
-        .entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::Symlink && manifest.roots.contains(&e.path))
-        .map(|e| e.path.clone())
-        .collect();
     Ok(BackupReport {
         archive: out.clone(),
         archive_bytes,
@@ -183,7 +214,8 @@ pub fn create(
         symlinks,
         roots: manifest.roots,
         skipped: manifest.skipped,
-        linked_roots,
+        origins: manifest.origins,
+        followed,
         verified: request.verify,
         created,
         write_seconds,
@@ -223,6 +255,7 @@ fn write_archive(
     request: &BackupRequest,
     partial: &Path,
     manifest: &mut Manifest,
+    reads: &walk::Walk,
     room: usize,
     progress: &mut dyn ProgressSink,
 ) -> Result<(), BackupError> {
@@ -252,7 +285,10 @@ fn write_archive(
 
     progress.phase(Phase::Write, manifest.data_bytes);
     let mut buf = vec![0u8; READ_CHUNK];
-    for entry in &mut manifest.entries {
+    // The helpers' second streams, opened at their first file.
+    let mut streams: Vec<Option<TarReader<VolumeStream>>> =
+        reads.helpers.iter().map(|_| None).collect();
+    for (entry, source) in manifest.entries.iter_mut().zip(&reads.sources) {
         if progress.stop_requested() {
             return Err(BackupError::Interrupted(Phase::Write));
         }
@@ -260,19 +296,39 @@ fn write_archive(
         if entry.kind != EntryKind::File {
             continue;
         }
-        let abs = request.root.join(&entry.path);
-        let sum = copy_file(
-            &abs,
-            entry.size,
-            entry.mtime,
-            &mut gz,
-            &mut buf,
-            partial,
-            progress,
-        )?;
+        let sum = match source {
+            Source::Host(i) => copy_file(
+                &reads.host_path(*i, &entry.path),
+                entry.size,
+                entry.mtime,
+                &mut gz,
+                &mut buf,
+                partial,
+                progress,
+            )?,
+            Source::Stream(i) => {
+                let (name, helper) = &reads.helpers[*i];
+                let rel = walk::below(name, &entry.path).as_bytes();
+                let stream = match &mut streams[*i] {
+                    Some(stream) => stream,
+                    slot => slot.insert(helper.read()?),
+                };
+                copy_member(
+                    stream, helper, rel, entry, &mut gz, &mut buf, partial, progress,
+                )?
+            }
+        };
         entry.sha256 = Some(sum);
         gz.write_all(&[0; format::BLOCK][..format::padding(entry.size)])
             .map_err(|e| gz.error(partial, e))?;
+    }
+    for (stream, (_, helper)) in streams.iter_mut().zip(&reads.helpers) {
+        if let Some(stream) = stream {
+            stream.finish().map_err(|e| BackupError::BadSource {
+                path: PathBuf::from(format!("volume `{}`", helper.volume)),
+                reason: e.to_string(),
+            })?;
+        }
     }
     gz.write_all(&format::END_OF_ARCHIVE)
         .map_err(|e| gz.error(partial, e))?;
@@ -334,15 +390,103 @@ pub(super) fn copy_file(
     if meta.mtime().max(0) as u64 != mtime {
         return Err(changed("was modified"));
     }
+    let sum = pour(
+        |buf| file.read(buf),
+        size,
+        out,
+        buf,
+        partial,
+        progress,
+        || changed("shrank"),
+        |e| BackupError::io("read", path, e),
+    )?;
+    // One more read: a file that grew after the check would be cut short in the archive.
+    match file.read(&mut buf[..1]) {
+        Ok(0) => {}
+        Ok(_) => return Err(changed("grew")),
+        Err(e) => return Err(BackupError::io("read", path, e)),
+    }
+    Ok(sum)
+}
+
+/// Streams the next member of a volume, `rel`, into the archive: exactly `entry.size`
+/// bytes, hashed on the way. Fails when it is not the one the walk saw.
+#[allow(clippy::too_many_arguments)]
+fn copy_member(
+    stream: &mut TarReader<VolumeStream>,
+    helper: &Helper,
+    rel: &[u8],
+    entry: &Entry,
+    out: &mut Compressor,
+    buf: &mut [u8],
+    partial: &Path,
+    progress: &mut dyn ProgressSink,
+) -> Result<String, BackupError> {
+    let place = PathBuf::from(format!(
+        "volume `{}`: {}",
+        helper.volume,
+        String::from_utf8_lossy(rel)
+    ));
+    let changed = |what| BackupError::SourceChanged {
+        path: place.clone(),
+        what,
+    };
+    let broken = |e: io::Error| BackupError::BadSource {
+        path: place.clone(),
+        reason: format!("the stream of `{}` broke: {e}", helper.image),
+    };
+    // Members the walk set aside (a fifo, a name that is not UTF-8) come by in between.
+    let member = loop {
+        match stream.next_member().map_err(broken)? {
+            Some(m) if m.path == rel => break m,
+            Some(_) => continue,
+            None => return Err(changed("disappeared")),
+        }
+    };
+    if member.kind != Some(EntryKind::File) {
+        return Err(changed("was replaced by something that is not a file"));
+    }
+    if member.size != entry.size {
+        return Err(changed("changed size"));
+    }
+    if member.mtime != entry.mtime {
+        return Err(changed("was modified"));
+    }
+    pour(
+        |buf| stream.data(buf),
+        entry.size,
+        out,
+        buf,
+        partial,
+        progress,
+        || changed("shrank"),
+        broken,
+    )
+}
+
+/// Reads exactly `size` bytes with `read` into the archive, hashing them, reporting
+/// progress and stopping between chunks when asked. Returns the sha256.
+#[allow(clippy::too_many_arguments)]
+fn pour(
+    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    size: u64,
+    out: &mut Compressor,
+    buf: &mut [u8],
+    partial: &Path,
+    progress: &mut dyn ProgressSink,
+    shrank: impl Fn() -> BackupError,
+    read_error: impl Fn(io::Error) -> BackupError,
+) -> Result<String, BackupError> {
     let mut hasher = Sha256::new();
     let mut left = size;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = match file.read(&mut buf[..want]) {
-            Ok(0) => return Err(changed("shrank")),
+        let n = match read(&mut buf[..want]) {
+            Ok(0) => return Err(shrank()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(BackupError::io("read", path, e)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(shrank()),
+            Err(e) => return Err(read_error(e)),
         };
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
@@ -353,12 +497,6 @@ pub(super) fn copy_file(
         if progress.stop_requested() {
             return Err(BackupError::Interrupted(Phase::Write));
         }
-    }
-    // One more read: a file that grew after the check would be cut short in the archive.
-    match file.read(&mut buf[..1]) {
-        Ok(0) => {}
-        Ok(_) => return Err(changed("grew")),
-        Err(e) => return Err(BackupError::io("read", path, e)),
     }
     Ok(hex::encode(hasher.finalize()))
 }

@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Refusal;
+use crate::datapath::Origin;
 
 /// The archive member holding the manifest.
 pub const MANIFEST_PATH: &str = ".xzup/manifest.json";
@@ -38,6 +39,20 @@ pub struct Manifest {
     /// What was left out, and why.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// Where each root came from (a bind mount, a named volume, a file of the deployment)
+    /// and where it was read. Archives written before xzup recorded this have none: their
+    /// roots are paths of the deployment dir.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<RootOrigin>,
+}
+
+/// Where one root of the archive came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootOrigin {
+    pub root: String,
+    pub origin: Origin,
+    /// Where it was read on the host that made the backup (symlinks followed).
+    pub host: String,
 }
 
 /// One archived file, directory or symlink.
@@ -127,7 +142,13 @@ impl Manifest {
                 .sum(),
             entries,
             skipped: vec![],
+            origins: vec![],
         }
+    }
+
+    /// Where `root` came from, when the manifest says.
+    pub fn origin(&self, root: &str) -> Option<&RootOrigin> {
+        self.origins.iter().find(|o| o.root == root)
     }
 
     /// The manifest as stored: compact JSON.
@@ -215,6 +236,19 @@ impl Manifest {
             if !index.contains_key(root) {
                 return Err(ManifestProblem::other(root, "root has no entry"));
             }
+        }
+        let mut described: Vec<&str> = Vec::with_capacity(self.origins.len());
+        for origin in &self.origins {
+            if !roots.contains(&origin.root.as_str()) {
+                return Err(ManifestProblem::other(
+                    &origin.root,
+                    "the origin of a path that is not a root",
+                ));
+            }
+            if described.contains(&origin.root.as_str()) {
+                return Err(ManifestProblem::other(&origin.root, "two origins"));
+            }
+            described.push(&origin.root);
         }
         // An entry below a symlink would be written through the link: outside the target.
         // Below a file it could not be written at all.
@@ -441,6 +475,35 @@ mod tests {
         assert!(bad_total.check().is_err());
         let rootless = manifest(&["a"], vec![]);
         assert_eq!(rootless.check().unwrap_err().path, "a");
+    }
+
+    #[test]
+    fn origins_name_roots_once() {
+        let origin = |root: &str| RootOrigin {
+            root: root.into(),
+            origin: Origin::Volume {
+                service: "db".into(),
+                target: "/var/lib/mysql".into(),
+                key: "dbdata".into(),
+                volume: "xz_dbdata".into(),
+            },
+            host: "/var/lib/docker/volumes/xz_dbdata/_data".into(),
+        };
+        let mut m = manifest(
+            &["docker-volumes/xz_dbdata"],
+            vec![dir("docker-volumes/xz_dbdata")],
+        );
+        m.origins = vec![origin("docker-volumes/xz_dbdata")];
+        m.check().unwrap();
+        assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
+        assert!(m.origin("docker-volumes/xz_dbdata").is_some());
+        m.origins.push(origin("docker-volumes/xz_dbdata"));
+        assert_eq!(m.check().unwrap_err().path, "docker-volumes/xz_dbdata");
+        m.origins = vec![origin("elsewhere")];
+        assert_eq!(m.check().unwrap_err().path, "elsewhere");
+        // An archive of before: no origins, read as it was.
+        let old = br#"{"format":1,"tool":"xzup 0.1.0","created":"2026-01-01T00:00:00Z","compose_sha256":null,"roots":[],"data_bytes":0,"entries":[]}"#;
+        assert!(Manifest::from_json(old).unwrap().origins.is_empty());
     }
 
     #[test]

@@ -57,9 +57,9 @@
 mod catalog;
 mod create;
 mod format;
+mod helper;
 mod live;
 mod manifest;
-mod paths;
 mod restore;
 mod sys;
 #[cfg(test)]
@@ -74,9 +74,10 @@ pub use catalog::{
 };
 pub use create::{BackupReport, BackupRequest, check_space, create, estimate_archive_bytes};
 pub use live::{RunningServices, running_data_services};
-pub use manifest::{Entry, EntryKind, MANIFEST_PATH, Manifest, SkipReason, Skipped};
-pub use paths::{PathNote, PathSelection, default_paths, default_selection, select_paths};
-pub use restore::{Quarantined, RestoreReport, restore};
+pub use manifest::{Entry, EntryKind, MANIFEST_PATH, Manifest, RootOrigin, SkipReason, Skipped};
+pub use restore::{
+    Destination, Placed, Quarantined, RestoreReport, VolumeStore, restore, restore_to,
+};
 pub use verify::{read_manifest, verify, verify_with_progress};
 
 // flate2's pure-Rust zlib (`zlib-rs`) must win feature unification over miniz_oxide, which

@@ -10,6 +10,12 @@ use std::process::Command;
 
 use super::manifest::{EntryKind, FORMAT, Manifest};
 use super::*;
+use crate::datapath::{DataPath, Part};
+
+/// The path `name` of the deployment `root`, as a data path.
+fn dp(root: &Path, name: &str) -> DataPath {
+    DataPath::in_deployment(root, name, Part::Included)
+}
 
 /// What a tree holds, entry by entry: kind, mode, owner, mtime, and content or target.
 type Snapshot = BTreeMap<String, (String, u32, u32, u32, i64, Vec<u8>)>;
@@ -122,8 +128,7 @@ const ROOTS: [&str; 4] = ["data", "docker-compose.yml", "mysql/data", "uploadfil
 
 fn request(root: &Path, out: &Path) -> BackupRequest {
     BackupRequest {
-        root: root.to_path_buf(),
-        paths: ROOTS.iter().map(PathBuf::from).collect(),
+        paths: ROOTS.iter().map(|r| dp(root, r)).collect(),
         out: out.to_path_buf(),
         level: 6,
         threads: 2,
@@ -330,7 +335,7 @@ fn sockets_are_skipped_and_reported() {
     fs::write(root.join("mysql/data/ibdata1"), "x").unwrap();
     let _sock = std::os::unix::net::UnixListener::bind(root.join("mysql/data/mysql.sock")).unwrap();
     let mut req = request(root, &root.join("b/x.tar.gz"));
-    req.paths = vec!["mysql/data".into()];
+    req.paths = vec![dp(root, "mysql/data")];
     let report = create(&req, &mut NoProgress).unwrap();
     assert_eq!(
         report.skipped,
@@ -351,7 +356,7 @@ fn no_verify_says_so_and_leaves_no_record() {
     let root = dir.path();
     fs::write(root.join("docker-compose.yml"), "x").unwrap();
     let mut req = request(root, &root.join("b/x.tar.gz"));
-    req.paths = vec!["docker-compose.yml".into()];
+    req.paths = vec![dp(root, "docker-compose.yml")];
     req.verify = false;
     let report = create(&req, &mut NoProgress).unwrap();
     assert!(!report.verified);
@@ -367,7 +372,7 @@ fn an_existing_output_is_never_overwritten() {
     fs::write(root.join("docker-compose.yml"), "x").unwrap();
     fs::write(root.join("out.tar.gz"), "precious").unwrap();
     let mut req = request(root, &root.join("out.tar.gz"));
-    req.paths = vec!["docker-compose.yml".into()];
+    req.paths = vec![dp(root, "docker-compose.yml")];
     let err = create(&req, &mut NoProgress).unwrap_err();
     assert!(matches!(err, BackupError::OutputExists { .. }), "{err}");
     assert_eq!(
@@ -438,7 +443,7 @@ fn one_big_file(dir: &Path) -> BackupRequest {
     let pages: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
     fs::write(root.join("mysql/data/ibdata1"), pages).unwrap();
     BackupRequest {
-        paths: vec!["mysql/data".into()],
+        paths: vec![dp(&root, "mysql/data")],
         ..request(&root, &root.join("b/x.tar.gz"))
     }
 }
@@ -491,10 +496,14 @@ fn an_interrupted_restore_changes_nothing_at_the_target() {
     let dir = tempfile::tempdir().unwrap();
     let req = one_big_file(dir.path());
     create(&req, &mut NoProgress).unwrap();
-    fs::write(req.root.join("mysql/data/ibdata1"), "changed since").unwrap();
-    let before = snapshot(&req.root);
+    fs::write(
+        dir.path().join("d").join("mysql/data/ibdata1"),
+        "changed since",
+    )
+    .unwrap();
+    let before = snapshot(&dir.path().join("d"));
     let mut stop = StopAfter::new(1);
-    let err = restore(&req.out, &req.root, "t1", &mut stop).unwrap_err();
+    let err = restore(&req.out, &dir.path().join("d"), "t1", &mut stop).unwrap_err();
     assert!(
         matches!(err, BackupError::Interrupted(Phase::Restore)),
         "{err}"
@@ -510,7 +519,7 @@ fn an_interrupted_restore_changes_nothing_at_the_target() {
         stop.done
     );
     assert_eq!(
-        snapshot(&req.root),
+        snapshot(&dir.path().join("d")),
         before,
         "the target is untouched, the staging dir gone"
     );
@@ -564,7 +573,7 @@ fn refuses_to_start_without_the_space() {
         return;
     };
     let mut req = request(root, &root.join("backups/x.tar.gz"));
-    req.paths = vec!["data".into()];
+    req.paths = vec![dp(root, "data")];
     let err = create(&req, &mut NoProgress).unwrap_err();
     let BackupError::NoSpace { needed, free, .. } = err else {
         panic!("{err}");
@@ -985,7 +994,7 @@ fn three_backups() -> (tempfile::TempDir, Vec<PathBuf>) {
     for i in 1..=3 {
         let out = root.join(format!("backups/backup-{i}.tar.gz"));
         let mut req = request(root, &out);
-        req.paths = vec!["docker-compose.yml".into()];
+        req.paths = vec![dp(root, "docker-compose.yml")];
         req.verify = i == 2;
         create(&req, &mut NoProgress).unwrap();
         // Distinct creation times, as backups made a minute apart would have.

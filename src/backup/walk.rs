@@ -1,6 +1,8 @@
-//! The walk before a backup: every entry under the requested paths, with its metadata, in
-//! archive order (each directory before its contents, names sorted). Symlinks are never
-//! followed; sockets, fifos and devices are set aside with a reason.
+//! The walk before a backup: every entry under the data paths, with its metadata, in
+//! archive order (each directory before its contents, names sorted). A data path itself is
+//! read where it points (its host path has the symlinks followed, as Docker mounts it);
+//! below it symlinks are never followed. Sockets, fifos and devices are set aside with a
+//! reason.
 //!
 //! The walk reads metadata only. It fixes the manifest (but for the sums) and the byte total
 //! before any data is read; see the module doc of [`super`].
@@ -10,85 +12,202 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::BackupError;
+use super::helper::Helper;
 use super::manifest::{Entry, EntryKind, SkipReason, Skipped, safe_relative};
+use crate::datapath::DataPath;
 
 /// What the walk found.
 #[derive(Debug, Default)]
 pub struct Walk {
-    /// The requested paths, normalised, without ones inside another, sorted.
+    /// The data paths' names, normalised, without ones inside another, sorted.
     pub roots: Vec<String>,
     /// Every entry, sha256 not yet known.
     pub entries: Vec<Entry>,
+    /// Where each entry is read (index for index with `entries`): a few bytes an entry,
+    /// the paths themselves follow from the roots below.
+    pub sources: Vec<Source>,
+    /// The roots read on the host: name in the archive, host path.
+    pub hosts: Vec<(String, PathBuf)>,
+    /// The volumes read through a container, with their names in the archive.
+    pub helpers: Vec<(String, Helper)>,
     pub skipped: Vec<Skipped>,
     /// Sum of file sizes.
     pub data_bytes: u64,
 }
 
-/// Walks `paths` (relative to `root`), leaving out the directory `exclude` (where the
-/// archive goes) wherever it turns up.
-pub fn walk(root: &Path, paths: &[PathBuf], exclude: Option<&Path>) -> Result<Walk, BackupError> {
-    let roots = normalise_roots(root, paths)?;
+/// Where an entry's data is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Under the root `hosts[i]` on the host.
+    Host(usize),
+    /// In the stream of `helpers[i]`.
+    Stream(usize),
+}
+
+impl Walk {
+    /// Where entry `path`, under the root `hosts[i]`, is on the host.
+    pub fn host_path(&self, i: usize, path: &str) -> PathBuf {
+        let (name, host) = &self.hosts[i];
+        match below(name, path) {
+            "" => host.clone(),
+            rest => host.join(rest),
+        }
+    }
+}
+
+/// `path` relative to the root `name` (`""` for the root itself).
+pub fn below<'a>(name: &str, path: &'a str) -> &'a str {
+    path.strip_prefix(name)
+        .map(|rest| rest.trim_start_matches('/'))
+        .unwrap_or(path)
+}
+
+/// Walks `paths`, leaving out the directory `exclude` (where the archive goes) wherever it
+/// turns up.
+pub fn walk(paths: &[DataPath], exclude: Option<&Path>) -> Result<Walk, BackupError> {
+    let roots = normalise_roots(paths)?;
     let exclude = exclude
         .and_then(|d| fs::metadata(d).ok())
         .map(|m| (m.dev(), m.ino()));
     let mut walk = Walk::default();
-    for rel in &roots {
-        let abs = root.join(rel);
-        let meta = fs::symlink_metadata(&abs).map_err(|e| BackupError::io("read", &abs, e))?;
+    for (name, host, helper) in &roots {
+        if let Some(helper) = helper {
+            visit_volume(&mut walk, name, helper)?;
+            continue;
+        }
+        // The data path itself is followed: Docker mounts what a symlink points to.
+        let meta = fs::metadata(host).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                BackupError::BadSource {
+                    path: name.into(),
+                    reason: format!("`{}` does not exist", host.display()),
+                }
+            } else {
+                BackupError::io("read", host, e)
+            }
+        })?;
         if meta.is_dir() && exclude == Some((meta.dev(), meta.ino())) {
             return Err(BackupError::BadSource {
-                path: rel.into(),
+                path: name.into(),
                 reason: "the archive would be written into it: write it elsewhere".into(),
             });
         }
-        visit(&mut walk, rel.clone(), &abs, &meta, exclude)?;
+        let index = walk.hosts.len();
+        walk.hosts.push((name.clone(), host.clone()));
+        visit(&mut walk, index, name.clone(), host, &meta, exclude)?;
     }
-    walk.roots = roots;
+    walk.roots = roots.into_iter().map(|(name, _, _)| name).collect();
     Ok(walk)
 }
 
-/// Checks and normalises the requested paths: relative, inside `root`, not through a
-/// symlink, existing; drops duplicates and paths inside another requested path.
-fn normalise_roots(root: &Path, paths: &[PathBuf]) -> Result<Vec<String>, BackupError> {
-    let mut roots: Vec<String> = Vec::new();
-    for path in paths {
-        let bad = |reason: &str| BackupError::BadSource {
-            path: path.clone(),
-            reason: reason.to_string(),
+/// A volume read through a container: its members as the helper's `tar` lists them (a
+/// directory before its contents), named under `name`.
+fn visit_volume(walk: &mut Walk, name: &str, helper: &Helper) -> Result<(), BackupError> {
+    let members = helper.list()?;
+    let index = walk.helpers.len();
+    walk.helpers.push((name.to_string(), helper.clone()));
+    let bad = |reason: String| BackupError::BadSource {
+        path: name.into(),
+        reason,
+    };
+    match members.first() {
+        Some(m) if m.path.is_empty() && m.kind == Some(EntryKind::Dir) => {}
+        _ => {
+            return Err(bad(
+                "the volume's stream does not start with its root".into()
+            ));
+        }
+    }
+    for member in members {
+        let lossy = String::from_utf8_lossy(&member.path).into_owned();
+        let path = if member.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}/{lossy}")
         };
-        let text = path.to_str().ok_or_else(|| bad("the path is not UTF-8"))?;
-        let rel = safe_relative(text).map_err(|_| {
-            bad("give a path relative to the deployment dir, inside it, not its `.xzup` state dir")
-        })?;
-        // Every directory on the way must be a real one: a symlink there could lead out of
-        // the deployment dir.
-        let mut walked = root.to_path_buf();
-        let components: Vec<_> = rel.components().collect();
-        for (i, part) in components.iter().enumerate() {
-            walked.push(part);
-            let meta = fs::symlink_metadata(&walked).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    bad("it does not exist")
-                } else {
-                    BackupError::io("read", &walked, e)
-                }
-            })?;
-            let last = i + 1 == components.len();
-            if !last && !meta.is_dir() {
-                return Err(bad(&format!(
-                    "`{}` on its way is not a directory (a symlink is not followed)",
-                    walked.strip_prefix(root).unwrap_or(&walked).display()
+        let skip = |walk: &mut Walk, reason| {
+            walk.skipped.push(Skipped {
+                path: path.clone(),
+                reason,
+            })
+        };
+        if std::str::from_utf8(&member.path).is_err() {
+            skip(walk, SkipReason::NonUtf8Name);
+            continue;
+        }
+        if safe_relative(&path).ok().as_deref() != Some(Path::new(&path)) {
+            return Err(bad(format!("the volume's stream holds `{path}`")));
+        }
+        let kind = match (member.kind, member.type_byte) {
+            (Some(kind), _) => kind,
+            (None, b'1') => {
+                return Err(bad(format!(
+                    "`{path}` is a hard link, which xzup does not back up: make it a copy"
                 )));
             }
-        }
-        roots.push(rel.to_str().expect("came from a str").to_string());
+            (None, b'6') => {
+                skip(walk, SkipReason::Fifo);
+                continue;
+            }
+            (None, _) => {
+                skip(walk, SkipReason::Device);
+                continue;
+            }
+        };
+        let target = match member.link.map(String::from_utf8) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(_)) => {
+                skip(walk, SkipReason::NonUtf8Name);
+                continue;
+            }
+            None => None,
+        };
+        walk.data_bytes += member.size;
+        walk.sources.push(Source::Stream(index));
+        walk.entries.push(Entry {
+            path,
+            kind,
+            size: member.size,
+            mode: member.mode,
+            uid: member.uid,
+            gid: member.gid,
+            mtime: member.mtime,
+            sha256: None,
+            target,
+        });
     }
-    roots.sort();
-    roots.dedup();
-    let mut kept: Vec<String> = Vec::with_capacity(roots.len());
+    Ok(())
+}
+
+/// Checks and normalises the names: relative, no `..`, not xzup's `.xzup` state dir; drops
+/// duplicates and names inside another. Each with the host path it is read from.
+fn normalise_roots(
+    paths: &[DataPath],
+) -> Result<Vec<(String, PathBuf, Option<Helper>)>, BackupError> {
+    let mut roots: Vec<(String, PathBuf, Option<Helper>)> = Vec::new();
+    for path in paths {
+        let rel = safe_relative(&path.name).map_err(|_| BackupError::BadSource {
+            path: PathBuf::from(&path.name),
+            reason:
+                "give a path relative to the deployment dir, inside it, not its `.xzup` state dir"
+                    .into(),
+        })?;
+        let name = rel.to_str().expect("came from a str").to_string();
+        let helper = match (&path.through_image, path.origin.volume()) {
+            (Some(image), Some(volume)) => Some(Helper {
+                volume: volume.to_string(),
+                image: image.clone(),
+            }),
+            _ => None,
+        };
+        roots.push((name, path.host.clone(), helper));
+    }
+    roots.sort_by(|a, b| a.0.cmp(&b.0));
+    roots.dedup_by(|b, a| a.0 == b.0);
+    let mut kept: Vec<(String, PathBuf, Option<Helper>)> = Vec::with_capacity(roots.len());
     for r in roots {
         // Sorted, so a parent comes right before its children.
-        if !kept.iter().any(|k| Path::new(&r).starts_with(k)) {
+        if !kept.iter().any(|k| Path::new(&r.0).starts_with(&k.0)) {
             kept.push(r);
         }
     }
@@ -97,6 +216,7 @@ fn normalise_roots(root: &Path, paths: &[PathBuf]) -> Result<Vec<String>, Backup
 
 fn visit(
     walk: &mut Walk,
+    root: usize,
     rel: String,
     abs: &Path,
     meta: &Metadata,
@@ -147,6 +267,7 @@ fn visit(
         0
     };
     walk.data_bytes += size;
+    walk.sources.push(Source::Host(root));
     walk.entries.push(Entry {
         path: rel.clone(),
         kind,
@@ -169,7 +290,14 @@ fn visit(
             let child_meta =
                 fs::symlink_metadata(&path).map_err(|e| BackupError::io("read", &path, e))?;
             match name.to_str() {
-                Some(name) => visit(walk, format!("{rel}/{name}"), &path, &child_meta, exclude)?,
+                Some(name) => visit(
+                    walk,
+                    root,
+                    format!("{rel}/{name}"),
+                    &path,
+                    &child_meta,
+                    exclude,
+                )?,
                 None => walk.skipped.push(Skipped {
                     path: format!("{rel}/{}", name.to_string_lossy()),
                     reason: SkipReason::NonUtf8Name,
@@ -185,9 +313,17 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     use super::*;
+    use crate::datapath::Part;
+
+    fn paths(root: &Path, names: &[&str]) -> Vec<DataPath> {
+        names
+            .iter()
+            .map(|n| DataPath::in_deployment(root, n, Part::Included))
+            .collect()
+    }
 
     #[test]
-    fn walks_in_order_without_following_links() {
+    fn walks_in_order_without_following_links_below_a_root() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs::create_dir_all(root.join("data/sub")).unwrap();
@@ -195,12 +331,7 @@ mod tests {
         fs::write(root.join("data/sub/a"), "a").unwrap();
         symlink("/etc", root.join("data/etc")).unwrap();
         fs::write(root.join("compose.yml"), "x").unwrap();
-        let walk = walk(
-            root,
-            &["data".into(), "./compose.yml".into(), "data/sub".into()],
-            None,
-        )
-        .unwrap();
+        let walk = walk(&paths(root, &["data", "./compose.yml", "data/sub"]), None).unwrap();
         assert_eq!(walk.roots, ["compose.yml", "data"]);
         let paths: Vec<_> = walk.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
@@ -216,6 +347,44 @@ mod tests {
         );
         assert_eq!(walk.entries[3].target.as_deref(), Some("/etc"));
         assert_eq!(walk.data_bytes, 4);
+        assert_eq!(walk.sources.len(), walk.entries.len());
+    }
+
+    #[test]
+    fn a_symlinked_root_is_read_where_it_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("deploy");
+        let real = dir.path().join("ssd/mysql-data");
+        fs::create_dir_all(real.join("xiaozhi")).unwrap();
+        fs::write(real.join("ibdata1"), "innodb").unwrap();
+        fs::write(real.join("xiaozhi/t.ibd"), "rows").unwrap();
+        fs::create_dir_all(root.join("mysql")).unwrap();
+        symlink(&real, root.join("mysql/data")).unwrap();
+        let walk = walk(&paths(&root, &["mysql/data"]), None).unwrap();
+        let got: Vec<_> = walk
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.kind))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("mysql/data", EntryKind::Dir),
+                ("mysql/data/ibdata1", EntryKind::File),
+                ("mysql/data/xiaozhi", EntryKind::Dir),
+                ("mysql/data/xiaozhi/t.ibd", EntryKind::File),
+            ]
+        );
+        assert_eq!(walk.sources[1], Source::Host(0));
+        assert_eq!(
+            walk.host_path(0, "mysql/data/xiaozhi/t.ibd"),
+            fs::canonicalize(&real).unwrap().join("xiaozhi/t.ibd")
+        );
+        assert_eq!(
+            walk.host_path(0, "mysql/data"),
+            fs::canonicalize(&real).unwrap()
+        );
+        assert_eq!(walk.data_bytes, 10);
     }
 
     #[test]
@@ -227,7 +396,7 @@ mod tests {
         let fifo = std::ffi::CString::new(root.join("data/pipe").to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
-        let walk = walk(root, &["data".into()], Some(&root.join("data/backups"))).unwrap();
+        let walk = walk(&paths(root, &["data"]), Some(&root.join("data/backups"))).unwrap();
         let skipped: Vec<_> = walk
             .skipped
             .iter()
@@ -253,7 +422,7 @@ mod tests {
         let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
         fs::write(root.join("up").join(name), "x").unwrap();
         fs::write(root.join("up/ok.txt"), "y").unwrap();
-        let walk = walk(root, &["up".into()], None).unwrap();
+        let walk = walk(&paths(root, &["up"]), None).unwrap();
         assert_eq!(
             walk.skipped,
             [Skipped {
@@ -269,18 +438,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs::create_dir_all(root.join("real")).unwrap();
-        symlink(root.join("real"), root.join("link")).unwrap();
         for (path, expect) in [
             ("missing", "does not exist"),
             ("/etc", "relative to the deployment dir"),
             ("../x", "relative to the deployment dir"),
-            ("link/x", "`link` on its way is not a directory"),
             (".xzup", "relative to the deployment dir"),
         ] {
-            let err = walk(root, &[path.into()], None).unwrap_err();
+            let err = walk(&paths(root, &[path]), None).unwrap_err();
             assert!(err.to_string().contains(expect), "{path}: {err}");
         }
-        let err = walk(root, &["real".into()], Some(&root.join("real"))).unwrap_err();
+        let err = walk(&paths(root, &["real"]), Some(&root.join("real"))).unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot back up `real`: the archive would be written into it: write it elsewhere"

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::backup::{self, BackupReport, BackupRequest, PathNote};
+use crate::backup::{self, BackupReport, BackupRequest};
 use crate::deployment::{Deployment, DeploymentOptions};
+use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::fsutil;
@@ -24,24 +25,33 @@ pub(crate) fn run(
     let compose = deployment.compose()?;
     let roles = deployment.roles(&compose)?;
     let options = &args.options;
-    let selection = backup::default_selection(&compose, &roles, &deployment.dir, &options.include);
-    for note in &selection.notes {
+    let docker = Docker::new().with_secrets(compose.secrets());
+    let paths = super::data_paths(&deployment, &compose, &roles, &options.include, &docker)?;
+    for left in &paths.left_out {
         // What the operator named must be backed up; what the compose file names is noted.
-        let from_include = match note {
-            PathNote::Outside { origin, .. }
-            | PathNote::Missing { origin, .. }
-            | PathNote::Model { origin, .. }
-            | PathNote::WholeDir { origin } => origin == "--include",
-        };
-        if from_include {
+        if left.is_included() {
             return Err(Error::Usage {
-                message: note.to_string(),
+                message: left.to_string(),
                 hint: Some("give `--include` a path inside the deployment dir that exists".into()),
             });
         }
-        printer.warn(note);
+        if left.blocks_backup() {
+            return Err(Error::Other {
+                message: format!("the backup would miss data: {left}"),
+                hint: Some(
+                    "run xzup where the Docker engine answers, as a user who may read the volume (root)"
+                        .into(),
+                ),
+            });
+        }
+        // The rest (models, a Redis cache) is what `xzup plan` lists; not news here.
+        if left.is_warning() {
+            printer.warn(left);
+        } else {
+            printer.debug(left);
+        }
     }
-    if selection.paths.is_empty() {
+    if paths.paths.is_empty() {
         return Err(Error::Other {
             message: format!("nothing to back up in `{}`", deployment.dir.display()),
             hint: Some("name what to back up with `--include PATH`".into()),
@@ -62,8 +72,7 @@ pub(crate) fn run(
             .map_err(|e| Error::io("create the backup directory", &backup_dir, e))?;
     }
     let request = BackupRequest {
-        root: deployment.dir.clone(),
-        paths: selection.paths,
+        paths: paths.paths,
         out,
         level: options.level,
         threads: 0,
@@ -97,9 +106,10 @@ fn print_report(printer: &Printer, dir: &Path, report: &BackupReport) {
             skipped.reason.describe()
         ));
     }
-    for root in &report.linked_roots {
-        printer.warn(format_args!(
-            "`{root}` is a symlink: the archive keeps the link, not what it points to"
+    for followed in &report.followed {
+        printer.info(format_args!(
+            "`{}` is a symlink: backed up what it points to, `{}` (what Docker mounts)",
+            followed.root, followed.host
         ));
     }
     if !report.verified {

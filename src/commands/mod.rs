@@ -112,6 +112,27 @@ pub(crate) fn display(dir: &Path, path: &Path) -> String {
     format!("`{}`", crate::plan::display_rel(dir, path))
 }
 
+/// The data paths of the deployment (what a backup takes, see [`crate::datapath`]): named
+/// volumes are looked up through `docker`, for the project the running stack belongs to.
+pub(crate) fn data_paths(
+    deployment: &crate::deployment::Deployment,
+    compose: &crate::compose::ComposeFile,
+    roles: &crate::roles::RoleMap,
+    include: &[PathBuf],
+    docker: &crate::docker::Docker,
+) -> Result<crate::datapath::DataPaths, Error> {
+    let names: Vec<String> = compose.container_names().into_values().collect();
+    let volumes =
+        crate::datapath::EngineVolumes::discovering(docker, &deployment.dir, &compose.path, names);
+    Ok(crate::datapath::resolve(&crate::datapath::Request {
+        dir: &deployment.dir,
+        compose,
+        roles,
+        include,
+        volumes: &volumes,
+    })?)
+}
+
 /// The host's size from the Docker engine, when one answers quickly; `None` otherwise
 /// (the plan needs no engine).
 pub(crate) fn engine_host() -> Option<crate::plan::HostFacts> {

@@ -80,16 +80,8 @@ pub(crate) fn compute(
     let roles = deployment.roles(&compose)?;
     let only = only_roles(target.only.as_deref())?;
     choose(&only, &roles)?;
-    let backup_items = backup::default_paths(&compose, &roles, &deployment.dir, &[])
-        .into_iter()
-        .map(|path| {
-            let path = deployment.resolve(&path);
-            BackupItem {
-                bytes: crate::fsutil::disk_usage(&path),
-                path,
-            }
-        })
-        .collect();
+    let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+    let data_paths = super::data_paths(&deployment, &compose, &roles, &[], &docker)?;
     let backup_dir = backup_dir
         .map(|d| deployment.resolve(d))
         .unwrap_or_else(|| deployment.backups_dir());
@@ -102,7 +94,8 @@ pub(crate) fn compute(
         catalog: &catalog,
         tier,
         only,
-        backup_items,
+        backup_items: BackupItem::of(&data_paths),
+        not_backed_up: data_paths.left_out,
         archive,
         host,
     })?;

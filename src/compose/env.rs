@@ -176,6 +176,8 @@ pub(crate) fn has_variables(text: &str) -> bool {
 }
 
 /// The variables `text` refers to at its top level, in order.
+// For the editing of interpolated resources (issue 9, item 3), landing beside this.
+#[allow(dead_code)]
 pub(crate) fn references(text: &str) -> Result<Vec<Reference>, InterpolationError> {
     let mut refs = Vec::new();
     scan(text, &Env::default(), &mut refs)?;

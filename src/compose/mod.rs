@@ -11,15 +11,15 @@
 //!   a tier value stays as it was. The result is parsed again strictly and checked before
 //!   anyone sees it (see `render.rs`).
 //!
-//! Files: [`locate`] finds the file, `read` reads it, `roles` tells which service plays
+//! Files: [`locate`] finds the file, `read` reads it, `env` substitutes `${VARIABLES}` as
+//! Compose does, `mounts` reads a service's `volumes:`, `roles` tells which service plays
 //! which role, `command_flags` reads and edits MySQL/Redis flags in a `command:`, `render`
 //! writes a tier in, `warnings` says where Compose would not apply a value as written.
 
 mod command_flags;
-// Read by the real-deployment work (resources and data paths from `${VAR}`), landing next.
-#[allow(dead_code)]
 pub(crate) mod env;
 mod locate;
+mod mounts;
 mod read;
 mod render;
 mod roles;
@@ -33,7 +33,9 @@ use serde::Serialize;
 use crate::roles::{Overrides, Role, RoleMap};
 use crate::settings::{Observed, Target};
 
+pub(crate) use env::Env;
 pub use locate::locate;
+pub use mounts::{Mount, MountKind, VolumeRef};
 pub use roles::RolesError;
 
 /// File names tried, in order, when neither `-f` nor xzup's state names the file.
@@ -113,6 +115,17 @@ pub enum ComposeError {
         hint: String,
     },
 
+    /// A `${VARIABLE}` Compose would refuse to substitute (`${DATA:?…}` unset, a broken
+    /// reference).
+    #[error("`{}`: `{place}` has `{value}`, which Compose cannot substitute: {reason}", path.display())]
+    Variable {
+        path: PathBuf,
+        /// Where in the file: `services.db.volumes`, `volumes.dbdata`.
+        place: String,
+        value: String,
+        reason: String,
+    },
+
     /// The rendered file did not check out. A bug in xzup, never the operator's doing;
     /// the file is not returned, so nothing is written.
     #[error("rendering `{}` went wrong: {detail}", path.display())]
@@ -164,6 +177,10 @@ impl ComposeError {
                 "write the value out in the file (xzup does not expand `${VARIABLES}`)".to_string()
             }
             ComposeError::Unsupported { hint, .. } => hint.clone(),
+            ComposeError::Variable { .. } => "set the variable in the environment or in the \
+                 `.env` file of the deployment dir (Compose reads both); `docker compose config` \
+                 shows the same error"
+                .to_string(),
             ComposeError::Render { .. } => "this is a bug in xzup; nothing was written. Please \
                  report it with the compose file (remove passwords first)"
                 .to_string(),
@@ -192,15 +209,6 @@ pub struct ComposeFile {
 pub struct Warning {
     pub service: String,
     pub message: String,
-}
-
-/// A bind mount of a service, host side as written and resolved against the file's dir.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BindMount {
-    pub service: String,
-    pub source: PathBuf,
-    pub target: String,
-    pub read_only: bool,
 }
 
 /// Path and services only: the text holds passwords, and a `{:?}` must not show them.
@@ -271,9 +279,23 @@ impl ComposeFile {
         warnings::warnings(self, roles)
     }
 
-    /// Bind mounts of `service`, sources resolved against the file's directory.
-    pub fn bind_mounts(&self, service: &str) -> Vec<BindMount> {
-        read::bind_mounts(self, service)
+    /// Every mount of `service` (its `volumes:`), variables substituted from `env`, host
+    /// paths resolved against `project_dir` (see `mounts.rs`).
+    pub(crate) fn mounts(
+        &self,
+        service: &str,
+        env: &Env,
+        project_dir: &Path,
+    ) -> Result<Vec<Mount>, ComposeError> {
+        mounts::mounts(self, service, env, project_dir)
+    }
+
+    /// The words of `service`'s `command:` (list or string form), `None` when it has none.
+    pub fn command_words(&self, service: &str) -> Result<Option<Vec<String>>, ComposeError> {
+        let Some(svc) = read::service(&self.doc, service) else {
+            return Ok(None);
+        };
+        Ok(read::command_words(self, service, svc)?.map(|(_, words)| words))
     }
 
     /// `image:` of each service.

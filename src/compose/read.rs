@@ -2,12 +2,12 @@
 //! applied, values looked up per service.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use serde_yaml_ng::{Mapping, Value};
 
 use super::command_flags::{self, Form};
-use super::{BindMount, ComposeError, ComposeFile};
+use super::{ComposeError, ComposeFile};
 use crate::roles::{Role, RoleMap};
 use crate::settings::{Observed, ObservedMysql, ObservedRedis, ObservedResources};
 use crate::units::{Cpus, Memory};
@@ -313,88 +313,6 @@ pub(crate) fn secrets(doc: &Mapping) -> Vec<String> {
     secrets
 }
 
-/// `base.join(path)` with `.` and `..` taken out, as Compose resolves a relative bind
-/// source against the project directory.
-fn resolve(base: &Path, path: &str) -> PathBuf {
-    let path = match path.strip_prefix("~/") {
-        Some(rest) => match std::env::var_os("HOME") {
-            Some(home) => PathBuf::from(home).join(rest),
-            None => PathBuf::from(path),
-        },
-        None => PathBuf::from(path),
-    };
-    let joined = base.join(path);
-    let mut out = PathBuf::new();
-    for part in joined.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Whether a short-syntax volume source is a host path rather than a volume name.
-/// Compose: a path starts with `.`, `/` or `~`; anything else names a volume.
-fn is_host_path(source: &str) -> bool {
-    source.starts_with('.') || source.starts_with('/') || source.starts_with('~')
-}
-
-pub(crate) fn bind_mounts(file: &ComposeFile, name: &str) -> Vec<BindMount> {
-    let dir = file.dir();
-    let Some(Value::Sequence(volumes)) = service(&file.doc, name).and_then(|s| s.get("volumes"))
-    else {
-        return Vec::new();
-    };
-    let mut mounts = Vec::new();
-    for volume in volumes {
-        match volume {
-            // SOURCE:TARGET[:MODE]
-            Value::String(short) => {
-                let parts: Vec<&str> = short.split(':').collect();
-                let (source, target, mode) = match parts.as_slice() {
-                    [source, target] => (*source, *target, ""),
-                    [source, target, mode] => (*source, *target, *mode),
-                    _ => continue,
-                };
-                if !is_host_path(source) {
-                    continue;
-                }
-                mounts.push(BindMount {
-                    service: name.to_string(),
-                    source: resolve(&dir, source),
-                    target: target.to_string(),
-                    read_only: mode.split(',').any(|m| m == "ro"),
-                });
-            }
-            Value::Mapping(long) => {
-                if long.get("type").and_then(scalar_text).as_deref() != Some("bind") {
-                    continue;
-                }
-                let (Some(source), Some(target)) = (
-                    long.get("source").and_then(scalar_text),
-                    long.get("target").and_then(scalar_text),
-                ) else {
-                    continue;
-                };
-                mounts.push(BindMount {
-                    service: name.to_string(),
-                    source: resolve(&dir, &source),
-                    target,
-                    read_only: long.get("read_only").and_then(Value::as_bool) == Some(true),
-                });
-            }
-            _ => {}
-        }
-    }
-    mounts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,43 +449,6 @@ mod tests {
         assert_eq!(f.container_name("a").as_deref(), Some("pinned"));
         assert_eq!(f.container_name("b"), None);
         assert_eq!(f.container_names().len(), 1);
-    }
-
-    #[test]
-    fn bind_mounts_short_and_long() {
-        let f = file(
-            "services:\n  a:\n    volumes:\n      - ./mysql/data:/var/lib/mysql\n      - ./conf/my.cnf:/etc/my.cnf:ro\n      - named:/data\n      - /abs/path:/x:rw\n      - /anonymous\n      - type: bind\n        source: ../shared\n        target: /shared\n        read_only: true\n      - type: volume\n        source: named\n        target: /v\n",
-        );
-        let mounts = f.bind_mounts("a");
-        let got: Vec<(String, String, bool)> = mounts
-            .iter()
-            .map(|m| {
-                (
-                    m.source.display().to_string(),
-                    m.target.clone(),
-                    m.read_only,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                (
-                    "/srv/xz/mysql/data".to_string(),
-                    "/var/lib/mysql".to_string(),
-                    false
-                ),
-                (
-                    "/srv/xz/conf/my.cnf".to_string(),
-                    "/etc/my.cnf".to_string(),
-                    true
-                ),
-                ("/abs/path".to_string(), "/x".to_string(), false),
-                ("/srv/shared".to_string(), "/shared".to_string(), true),
-            ]
-        );
-        assert!(mounts.iter().all(|m| m.service == "a"));
-        assert!(f.bind_mounts("nope").is_empty());
     }
 
     #[test]

@@ -620,11 +620,20 @@ fn example_deployments_hold_what_they_mount() {
         let dir = compose.dir();
         let mut mounts = Vec::new();
         for service in compose.services() {
-            mounts.extend(compose.bind_mounts(&service));
+            mounts.extend(
+                compose
+                    .mounts(&service, &crate::compose::Env::default(), &dir)
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| match m.kind {
+                        crate::compose::MountKind::Bind { source, .. } => (source, m.target),
+                        other => panic!("{other:?}"),
+                    }),
+            );
         }
         let sources: Vec<String> = mounts
             .iter()
-            .map(|m| m.source.strip_prefix(&dir).unwrap().display().to_string())
+            .map(|(source, _)| source.strip_prefix(&dir).unwrap().display().to_string())
             .collect();
         assert_eq!(
             sources,
@@ -637,10 +646,10 @@ fn example_deployments_hold_what_they_mount() {
             "{file}"
         );
         // Everything but the MySQL datadir is there (MySQL makes its own).
-        for mount in &mounts[..3] {
-            assert!(mount.source.exists(), "{}", mount.source.display());
+        for (source, _) in &mounts[..3] {
+            assert!(source.exists(), "{}", source.display());
         }
-        assert_eq!(mounts[3].target, "/var/lib/mysql");
+        assert_eq!(mounts[3].1, "/var/lib/mysql");
         assert!(compose.secrets().contains(&"123456".to_string()), "{file}");
         assert_eq!(
             compose.container_name("xiaozhi-esp32-server-db").as_deref(),

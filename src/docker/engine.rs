@@ -299,6 +299,37 @@ impl Docker {
         Ok(missing)
     }
 
+    /// Runs `image` once in a container of its own that is removed afterwards and has no
+    /// network (`docker run --rm --network none --entrypoint ENTRYPOINT IMAGE ARGS`), and
+    /// says how it ended, whatever the exit code. Nothing of the deployment is mounted.
+    pub fn run_once<S: AsRef<str>>(
+        &self,
+        image: &str,
+        entrypoint: &str,
+        args: &[S],
+    ) -> Result<RunOutput, DockerError> {
+        let mut argv = vec![
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            entrypoint,
+            image,
+        ];
+        argv.extend(args.iter().map(AsRef::as_ref));
+        let inv = self.invocation(&argv, self.timeouts.exec);
+        let finished = exec::run_unchecked(&inv, &self.redactor)?;
+        if exec::engine_unreachable(&finished.stderr) {
+            return Err(exec::failure(&inv, &self.redactor, &finished));
+        }
+        Ok(RunOutput {
+            code: finished.code,
+            stdout: self.redactor.redact(&finished.stdout),
+            stderr: self.redactor.redact(&finished.stderr),
+        })
+    }
+
     /// Removes containers by force (`docker rm -f`), e.g. leftovers of a crashed stack.
     pub fn remove_containers<S: AsRef<str>>(&self, containers: &[S]) -> Result<(), DockerError> {
         if containers.is_empty() {
@@ -309,6 +340,15 @@ impl Docker {
         self.run(&args, self.timeouts.down)?;
         Ok(())
     }
+}
+
+/// How a [`Docker::run_once`] container ended, its output redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutput {
+    /// `None`: killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// A container and the Compose labels that tie it to a project.

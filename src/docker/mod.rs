@@ -6,6 +6,7 @@
 //!   `docker compose`), a project name, the compose file and the project directory, all
 //!   passed explicitly on every call so that `down` with the old file and `up` with the new
 //!   one address the same containers (compose.rs).
+//! - volume.rs: named volumes (inspect, find by Compose's labels, create).
 //! - exec.rs runs the commands: argument vectors through duct (never a shell string), a
 //!   time limit on every call, secrets redacted from every message, and the engine's own
 //!   reason picked out of stderr.
@@ -17,13 +18,15 @@ mod compose;
 mod engine;
 mod exec;
 pub mod socket;
+mod volume;
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use compose::{COMPOSE_ENV, Compose, ComposeCli, DownOptions, Flavour, Project, ProjectSource};
-pub use engine::{ContainerInfo, ContainerStats, HostInfo, ServiceState, parse_size};
+pub use engine::{ContainerInfo, ContainerStats, HostInfo, RunOutput, ServiceState, parse_size};
+pub use volume::{VolumeInfo, compose_labels};
 
 use crate::secrets::Redactor;
 use exec::{Finished, Invocation};
@@ -480,6 +483,34 @@ esac"#,
             matches!(&err, DockerError::Failed { reason, .. } if reason == "bad value ******** for --type"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_missing_volume_is_none_other_failures_are_errors() {
+        let (_dir, docker) = fake_docker(
+            r#"case "$5" in
+  present) echo '{"Name":"present","Driver":"local","Mountpoint":"/v/present/_data","Labels":null,"Options":null}' ;;
+  absent) echo "Error response from daemon: get absent: no such volume" >&2; exit 1 ;;
+  *) echo "Error response from daemon: boom" >&2; exit 1 ;;
+esac"#,
+        );
+        let v = docker.volume_inspect("present").unwrap().unwrap();
+        assert_eq!(v.mountpoint, PathBuf::from("/v/present/_data"));
+        assert_eq!(docker.volume_inspect("absent").unwrap(), None);
+        assert!(docker.volume_inspect("weird").is_err());
+    }
+
+    #[test]
+    fn run_once_removes_the_container_and_keeps_it_off_the_network() {
+        let (_dir, docker) = fake_docker(r#"echo "argv: $*"; echo oops >&2; exit 7"#);
+        let out = docker
+            .run_once("mysql:8.0", "sh", &["-c", "exit 7"])
+            .unwrap();
+        assert_eq!(
+            out.stdout,
+            "argv: run --rm --network none --entrypoint sh mysql:8.0 -c exit 7\n"
+        );
+        assert_eq!((out.code, out.stderr.as_str()), (Some(7), "oops\n"));
     }
 
     #[test]

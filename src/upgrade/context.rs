@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::compose::ComposeFile;
+use crate::datapath::{self, DataPaths, EngineVolumes};
 use crate::deployment::Deployment;
 use crate::docker::{Compose, ComposeCli, Docker, Flavour, Project};
 use crate::fsutil;
@@ -227,6 +228,27 @@ impl Ctx<'_> {
             }
         };
         Ok(Compose::new(&self.docker, cli, project, file, &self.dir))
+    }
+
+    /// The data paths of `compose` (a file of this run): what the backup takes and a
+    /// restore puts back. Named volumes are the run's project's.
+    pub fn data_paths(
+        &self,
+        compose: &ComposeFile,
+        include: &[PathBuf],
+    ) -> Result<DataPaths, StepError> {
+        let names: Vec<String> = compose.container_names().into_values().collect();
+        let volumes = match &self.run().project {
+            Some(project) => EngineVolumes::for_project(&self.docker, project),
+            None => EngineVolumes::discovering(&self.docker, &self.dir, &compose.path, names),
+        };
+        Ok(datapath::resolve(&datapath::Request {
+            dir: &self.dir,
+            compose,
+            roles: &self.roles,
+            include,
+            volumes: &volumes,
+        })?)
     }
 
     /// Records a warning in the journal and shows it.

@@ -2,8 +2,11 @@
 //! runs them, on copies of the example deployments. No Docker engine needed.
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use xzup::datapath::{DataPath, Part};
 
 use crate::harness::{Outcome, Xzup, copy_tree, docker_available, example};
 use crate::stack::TestStack;
@@ -46,6 +49,11 @@ fn progress_lines(stderr: &str) -> Vec<String> {
         .filter(|l| l.contains("(100%)"))
         .map(|l| re.replace_all(l, "N").into_owned())
         .collect()
+}
+
+/// The path `name` of the deployment `dir`, as a data path.
+fn dp(dir: &Path, name: &str) -> DataPath {
+    DataPath::in_deployment(dir, name, Part::Included)
 }
 
 fn xzup_in(dir: &Path) -> Xzup {
@@ -188,6 +196,212 @@ fn restore_in_place_moves_the_current_data_aside() {
     );
 }
 
+/// Issue 10, defect 3: a symlinked `mysql/data` was archived as the link alone, and the
+/// backup said "verified". Docker mounts what the link points to: that is what is backed
+/// up, and what a restore puts back (the link stays).
+#[test]
+fn a_symlinked_data_dir_is_backed_up_and_restored_where_it_points() {
+    let (tmp, dir) = deployment();
+    // The datadir moved to a bigger disk and linked back, as operators do.
+    let real = tmp.path().join("ssd/mysql-data");
+    fs::create_dir_all(real.parent().unwrap()).unwrap();
+    fs::rename(dir.join("mysql/data"), &real).unwrap();
+    symlink(&real, dir.join("mysql/data")).unwrap();
+    let ibdata = fs::read(real.join("ibdata1")).unwrap();
+
+    let out = xzup_in(&dir).args(["backup"]).run().success();
+    assert!(
+        out.stderr.contains(&format!(
+            "`mysql/data` is a symlink: backed up what it points to, `{}` (what Docker mounts)",
+            real.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("(5 files,"), "{}", out.stdout);
+    let archive = the_archive(&dir);
+    let manifest = xzup::backup::read_manifest(&archive).unwrap();
+    let kind = |path: &str| {
+        manifest
+            .entries
+            .iter()
+            .find(|e| e.path == path)
+            .map(|e| e.kind)
+    };
+    assert_eq!(kind("mysql/data"), Some(xzup::backup::EntryKind::Dir));
+    assert_eq!(
+        kind("mysql/data/ibdata1"),
+        Some(xzup::backup::EntryKind::File)
+    );
+    let origin = manifest.origin("mysql/data").unwrap();
+    assert_eq!(origin.host, real.display().to_string());
+
+    // `tar -xzf` in an empty dir: the datadir's content, not a link.
+    let plain = tmp.path().join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    let tar = Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    assert!(
+        !fs::symlink_metadata(plain.join("mysql/data"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(plain.join("mysql/data/ibdata1")).unwrap(), ibdata);
+
+    // Restored in place: into the dir the link points to; the link stays.
+    fs::write(real.join("ibdata1"), "changed after the backup").unwrap();
+    fs::write(real.join("new.ibd"), "new").unwrap();
+    let out = xzup_in(&dir)
+        .args(["restore"])
+        .args([&archive])
+        .run()
+        .success();
+    let stdout = stable(&out.stdout, tmp.path());
+    assert!(
+        stdout.contains("Put mysql/data at `[TMP]/ssd/mysql-data`.\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "Moved aside: `[TMP]/ssd/mysql-data` -> `[TMP]/ssd/mysql-data.xzup-quarantine-[TIME]`"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(fs::read_link(dir.join("mysql/data")).unwrap(), real);
+    assert_eq!(fs::read(real.join("ibdata1")).unwrap(), ibdata);
+    assert!(!real.join("new.ibd").exists());
+    let kept: Vec<_> = fs::read_dir(real.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".xzup-quarantine-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        fs::read_to_string(kept[0].join("ibdata1")).unwrap(),
+        "changed after the backup"
+    );
+    assert_eq!(fs::read_to_string(kept[0].join("new.ibd")).unwrap(), "new");
+    // Nothing of the restore's own is left behind.
+    let staging: Vec<_> = fs::read_dir(real.parent().unwrap())
+        .unwrap()
+        .chain(fs::read_dir(&dir).unwrap())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".xzup-restore-"))
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
+}
+
+/// Data outside the deployment dir, named by an absolute path and through `${VAR:-…}`:
+/// backed up under `host-paths/`, restored there in place, by name with `--to`.
+#[test]
+fn host_paths_and_variables_are_backed_up_and_restored() {
+    let (tmp, dir) = deployment();
+    let uploads = tmp.path().join("srv/uploads");
+    fs::create_dir_all(&uploads).unwrap();
+    fs::write(uploads.join("photo.jpg"), "jpeg").unwrap();
+    let compose = dir.join("docker-compose_all.yml");
+    let text = fs::read_to_string(&compose).unwrap().replace(
+        "- ./uploadfile:/uploadfile",
+        "- ${UPLOADS:-./uploadfile}:/uploadfile",
+    );
+    assert!(
+        text.contains("${UPLOADS"),
+        "the fixture mounts ./uploadfile"
+    );
+    fs::write(&compose, text).unwrap();
+    fs::write(dir.join(".env"), format!("UPLOADS={}\n", uploads.display())).unwrap();
+
+    let plan = xzup_in(&dir)
+        .args(["plan", "--tier", "high", "--format", "json"])
+        .run()
+        .success();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let name = format!("host-paths{}", uploads.display());
+    let item = plan["backup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{}", plan["backup"]))
+        .clone();
+    assert_eq!(item["bytes"], 4);
+    assert_eq!(item["origin"]["kind"], "bind-absolute");
+    assert_eq!(item["origin"]["source"], "${UPLOADS:-./uploadfile}");
+
+    xzup_in(&dir).args(["backup", "--quiet"]).run().success();
+    let archive = the_archive(&dir);
+    let scratch = tmp.path().join("scratch");
+    xzup_in(&dir)
+        .args(["restore"])
+        .args([&archive])
+        .args(["--to"])
+        .args([&scratch])
+        .run()
+        .success();
+    assert_eq!(
+        fs::read_to_string(scratch.join(&name).join("photo.jpg")).unwrap(),
+        "jpeg"
+    );
+    fs::write(uploads.join("photo.jpg"), "edited").unwrap();
+    xzup_in(&dir)
+        .args(["restore"])
+        .args([&archive])
+        .run()
+        .success();
+    assert_eq!(
+        fs::read_to_string(uploads.join("photo.jpg")).unwrap(),
+        "jpeg"
+    );
+}
+
+/// An archive root that came from a volume or host path the compose file no longer mounts
+/// is not put anywhere in place: restore refuses, naming it, and changes nothing.
+#[test]
+fn a_root_the_deployment_no_longer_mounts_is_refused_in_place() {
+    let (tmp, dir) = deployment();
+    let uploads = tmp.path().join("srv/uploads");
+    fs::create_dir_all(&uploads).unwrap();
+    fs::write(uploads.join("a"), "a").unwrap();
+    let compose = dir.join("docker-compose_all.yml");
+    let original = fs::read_to_string(&compose).unwrap();
+    fs::write(
+        &compose,
+        original.replace(
+            "- ./uploadfile:/uploadfile",
+            &format!("- {}:/uploadfile", uploads.display()),
+        ),
+    )
+    .unwrap();
+    xzup_in(&dir).args(["backup", "--quiet"]).run().success();
+    let archive = the_archive(&dir);
+    fs::write(&compose, &original).unwrap();
+    let before = tree(&dir, &[]);
+    let out = xzup_in(&dir)
+        .args(["restore"])
+        .args([&archive])
+        .run()
+        .code(1);
+    assert!(
+        out.stderr
+            .contains(&format!("cannot restore `host-paths{}`", uploads.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("which the compose file does not mount now"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tree(&dir, &[]), before, "nothing changed");
+}
+
 #[test]
 fn no_verify_and_quiet() {
     let (_tmp, dir) = deployment();
@@ -240,7 +454,7 @@ fn a_missing_include_is_a_usage_error() {
         .code(64);
     assert_eq!(
         out.stderr,
-        "error: `nope` (--include) does not exist: not backed up\n\
+        "error: `nope` (--include): it does not exist: not backed up\n\
          hint: give `--include` a path inside the deployment dir that exists\n"
     );
     assert!(!dir.join("backups").exists());
@@ -271,8 +485,7 @@ fn archives(dir: &Path, n: usize, verified: &[usize]) -> Vec<PathBuf> {
         .map(|i| {
             let out = dir.join(format!("backups/backup-2026010{}-000000.tar.gz", i + 1));
             let request = xzup::backup::BackupRequest {
-                root: dir.to_path_buf(),
-                paths: vec!["data".into(), "uploadfile".into()],
+                paths: vec![dp(dir, "data"), dp(dir, "uploadfile")],
                 out: out.clone(),
                 level: 6,
                 threads: 1,
@@ -668,8 +881,7 @@ fn e2e_restore_refuses_while_the_stack_runs_and_backup_warns() {
     let dir = stack.dir();
     let archive = dir.join("backups/data.tar.gz");
     let request = xzup::backup::BackupRequest {
-        root: dir.to_path_buf(),
-        paths: vec!["data".into()],
+        paths: vec![dp(dir, "data")],
         out: archive.clone(),
         level: 3,
         threads: 1,

@@ -224,6 +224,11 @@ fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
         "{}",
         out.stdout
     );
+    assert!(
+        out.stderr.contains("db flags accepted by MariaDB 10.11"),
+        "preflight ran the flags through the image: {}",
+        out.stderr
+    );
     assert_on_grow(&stack);
     assert_eq!(stack.checksum_rows(), rows, "rows intact");
     assert_eq!(stack.checksum_uploads(), files, "uploads intact");
@@ -362,6 +367,50 @@ fn oversized_tier_is_refused_before_downtime_and_forced_rolls_back() {
         .success();
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(plan["from"]["tier"], "seed");
+}
+
+/// Issue 9: a db flag the server rejects fails preflight, naming the flag, with the stack
+/// untouched — not `up` after the old stack went down. The fixture's `mysql:latest` is
+/// MariaDB, which accepts `--query_cache_size` (MySQL 8 does not); an unknown flag stands in.
+#[test]
+fn preflight_refuses_db_flags_the_image_rejects() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let before = container_ids(&stack);
+    // The operator added a flag to the db's command since the stack started.
+    let text = std::fs::read_to_string(stack.compose_path()).unwrap();
+    let edited = text.replacen(
+        "      - --max_connections=200\n",
+        "      - --max_connections=200\n      - --xzup-no-such-option=1\n",
+        1,
+    );
+    assert_ne!(edited, text, "the seed file has the db flags as a list");
+    std::fs::write(stack.compose_path(), &edited).unwrap();
+
+    let out = xzup(&stack).args(["apply", "--tier", "grow"]).run().code(1);
+    no_password(&out);
+    assert!(
+        out.stderr.contains(
+            "refuses `--xzup-no-such-option=1` in the `command:` of `xiaozhi-esp32-server-db`: \
+             unknown variable 'xzup-no-such-option=1'"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("MariaDB 10.11"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was stopped"), "{}", out.stderr);
+    assert_eq!(container_ids(&stack), before, "stack untouched");
+    assert!(!stack.dir().join("docker-compose-grow.yml").exists());
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(
+        step_status(&journal, "preflight").as_deref(),
+        Some("failed")
+    );
+    assert_eq!(step_status(&journal, "down"), None, "nothing stopped");
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
 }
 
 #[test]

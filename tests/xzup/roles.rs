@@ -154,7 +154,11 @@ fn server_and_web_with_the_database_elsewhere() {
         .collect();
     assert_eq!(
         backup[..3],
-        ["data (5B)", "docker-compose.yml (781B)", "uploadfile (11B)"],
+        [
+            "data (5B): the server's config",
+            "docker-compose.yml (781B): compose file",
+            "uploadfile (11B): bind mount of `xiaozhi-esp32-server-web` at /uploadfile"
+        ],
         "the web's uploads, no mysql/data: {backup:?}"
     );
     assert!(

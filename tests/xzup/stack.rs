@@ -142,9 +142,23 @@ pub struct StackBuilder {
     file_name: String,
     start: Start,
     flavour: Option<Flavour>,
+    db_service: String,
+    files: Vec<(String, String)>,
 }
 
 impl StackBuilder {
+    /// The db's service name when the file renames it [default: the upstream name].
+    pub fn db_service(mut self, name: &str) -> StackBuilder {
+        self.db_service = name.to_string();
+        self
+    }
+
+    /// One more file in the deployment dir (e.g. `xzup.toml`), `path` relative to it.
+    pub fn file(mut self, path: &str, content: &str) -> StackBuilder {
+        self.files.push((path.to_string(), content.to_string()));
+        self
+    }
+
     /// The compose file's name in the deployment dir [default: `docker-compose_all.yml`].
     pub fn file_name(mut self, name: &str) -> StackBuilder {
         self.file_name = name.to_string();
@@ -174,6 +188,7 @@ impl StackBuilder {
         let cli = cli.unwrap_or_else(|e| panic!("no Compose for the e2e stack: {e}"));
         require_images(&docker, &self.text);
         clear_the_way(&docker, &container_names(&self.text));
+        remove_leftover_volumes();
 
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("{PREFIX}{}-{n}", std::process::id());
@@ -187,6 +202,9 @@ impl StackBuilder {
         lay_out_deployment(&dir);
         let file = dir.join(&self.file_name);
         std::fs::write(&file, &self.text).unwrap();
+        for (path, content) in &self.files {
+            std::fs::write(dir.join(path), content).unwrap();
+        }
 
         let compose = Compose::new(&docker, cli, name.clone(), &file, &dir);
         let stack = TestStack {
@@ -196,6 +214,7 @@ impl StackBuilder {
             compose,
             docker,
             names: container_names(&self.text),
+            db_service: self.db_service,
             _lock: lock,
         };
         // From here on, a panic drops `stack`, which tears everything down.
@@ -227,6 +246,7 @@ pub struct TestStack {
     compose: Compose,
     docker: Docker,
     names: Vec<String>,
+    db_service: String,
     _lock: File,
 }
 
@@ -238,6 +258,8 @@ impl TestStack {
             file_name: COMPOSE_FILE.to_string(),
             start: Start::Driver,
             flavour: None,
+            db_service: DB.to_string(),
+            files: Vec::new(),
         }
     }
 
@@ -281,6 +303,11 @@ impl TestStack {
 
     pub fn flavour(&self) -> Flavour {
         self.compose.flavour()
+    }
+
+    /// The volumes of this stack's project on the engine (see [`project_volumes`]).
+    pub fn volumes(&self) -> Vec<String> {
+        project_volumes(self.project())
     }
 
     /// The `container_name:`s the compose file pins.
@@ -339,7 +366,7 @@ impl TestStack {
 
     /// A SQL statement (or several) in the stack's database as root; tab-separated rows.
     pub fn mysql(&self, sql: &str) -> String {
-        let db = self.container(DB).name;
+        let db = self.container(&self.db_service).name;
         let sql = format!("USE {DATABASE}; {sql}");
         self.docker
             .mysql(&db, "root", MYSQL_ROOT_PASSWORD, &sql)
@@ -443,6 +470,7 @@ impl TestStack {
             eprintln!("e2e teardown: {e}");
         }
         remove_networks(self.project());
+        remove_volumes(self.project());
         if let Some(root) = self.root.take()
             && let Err(e) = root.close()
         {
@@ -602,6 +630,67 @@ fn remove_networks(project: &str) {
         let _ = Command::new("docker")
             .args(["network", "rm", &net])
             .output();
+    }
+}
+
+/// The volumes of a harness project: those Compose labelled with it (`down --volumes` has
+/// removed most), and those named after it, such as the `P_dbdata.xzup-quarantine-…`
+/// volume an in-place restore moves a volume's content to.
+fn project_volumes(project: &str) -> Vec<String> {
+    let filter = format!("label=com.docker.compose.project={project}");
+    let mut names: Vec<String> = docker_cli(&["volume", "ls", "-q", "--filter", &filter])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let prefix = format!("{project}_");
+    names.extend(
+        docker_cli(&["volume", "ls", "-q"])
+            .split_whitespace()
+            .filter(|n| n.starts_with(&prefix))
+            .map(str::to_string),
+    );
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Removes the volumes of a harness project (only of the harness: the names say so).
+fn remove_volumes(project: &str) {
+    if !project.starts_with(PREFIX) {
+        return;
+    }
+    for volume in project_volumes(project) {
+        let out = Command::new("docker")
+            .args(["volume", "rm", &volume])
+            .output();
+        if let Ok(out) = out
+            && !out.status.success()
+        {
+            eprintln!(
+                "e2e teardown: cannot remove volume `{volume}`: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+}
+
+/// Removes the volumes harness runs whose process is gone left behind.
+fn remove_leftover_volumes() {
+    let mut projects: Vec<String> = docker_cli(&["volume", "ls", "-q"])
+        .split_whitespace()
+        .filter_map(|name| {
+            let rest = name.strip_prefix(PREFIX)?;
+            let mut parts = rest.splitn(3, ['-', '_']);
+            let (pid, n) = (parts.next()?, parts.next()?);
+            Some(format!("{PREFIX}{pid}-{n}"))
+        })
+        .filter(|project| harness_leftover(project))
+        .collect();
+    projects.sort();
+    projects.dedup();
+    for project in projects {
+        eprintln!("e2e: removing leftover volumes of `{project}`");
+        remove_volumes(&project);
     }
 }
 

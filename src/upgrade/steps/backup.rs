@@ -1,4 +1,5 @@
-//! `backup`: a verified archive of the db and web data, `data/` and the compose files,
+//! `backup`: a verified archive of the deployment's data paths (the db and web mounts —
+//! bind mounts, symlinked dirs, named volumes — `data/` and the compose files),
 //! named after the run's start (so a redo after a crash writes the same name). An archive
 //! a previous attempt finished is kept when it verifies; a half-written one is discarded.
 
@@ -54,10 +55,14 @@ impl Step for Backup {
         fsutil::ensure_private_dir(fsutil::parent_dir(&out))?;
         let (_, previous) = ctx.previous_file()?;
         let settings = ctx.run().settings.backup.clone();
-        let selection = backup::default_paths(&previous, &ctx.roles, &ctx.dir, &settings.include);
+        let paths = ctx.data_paths(&previous, &settings.include)?;
+        if let Some(left) = paths.left_out.iter().find(|l| l.blocks_backup()) {
+            return Err(StepError::failed(format!(
+                "the backup would miss data: {left}"
+            )));
+        }
         let request = BackupRequest {
-            root: ctx.dir.clone(),
-            paths: selection,
+            paths: paths.paths,
             out: out.clone(),
             level: settings.level,
             threads: 0,

@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::backup;
+use crate::compose::{ComposeFile, Env, env};
+use crate::datapath::{self, Reason};
+use crate::db_flags::{self, Verdict};
 use crate::docker::{ComposeCli, Project};
 use crate::fsutil;
 use crate::roles::Role;
@@ -90,26 +93,25 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         ctx.warn(&check.message)?;
     }
 
-    // The data paths exist: a db or web bind mount that is missing means the file does
-    // not describe this deployment. (A role not in the deployment has none.)
-    for role in [Role::Db, Role::Web] {
-        let Some(service) = ctx.roles.service(role) else {
-            continue;
-        };
-        for mount in previous.bind_mounts(service) {
-            if std::fs::symlink_metadata(&mount.source).is_err() {
-                return Err(StepError::failed(format!(
-                    "the {role} data path `{}` does not exist",
-                    mount.source.display()
-                )));
-            }
+    // What the backup will take. A data service's mount that is missing means the file
+    // does not describe this deployment; a volume that cannot be read would be missed.
+    let settings = ctx.run().settings.backup.clone();
+    let paths = ctx.data_paths(&previous, &settings.include)?;
+    for left in &paths.left_out {
+        if left.blocks_upgrade() {
+            let why = match left.reason {
+                Reason::Anonymous => "the upgrade would start the service without its data",
+                _ => "the backup would miss data",
+            };
+            return Err(StepError::failed(format!("{why}: {left}")));
+        }
+        if left.is_warning() {
+            ctx.warn(&format!("backup: {left}"))?;
         }
     }
 
     // Free disk for the backup.
-    let settings = ctx.run().settings.backup.clone();
-    let paths = backup::default_paths(&previous, &ctx.roles, &ctx.dir, &settings.include);
-    let data: u64 = paths.iter().map(|p| fsutil::disk_usage(&ctx.abs(p))).sum();
+    let data = paths.bytes();
     let archive = ctx.archive_path();
     let backup_dir = fsutil::parent_dir(&archive).to_path_buf();
     let probe = backup_dir
@@ -148,8 +150,13 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         pulled = format!(", pulled {}", missing.join(", "));
     }
 
+    // The db flags through the db image's own server, before anything stops: a flag it
+    // rejects (`--query_cache_size` on MySQL 8) would otherwise fail `up` with the old
+    // stack already down.
+    let db_flags = check_db_flags(ctx, &new)?;
+
     Ok(format!(
-        "engine {}, {} cores, {}; compose {}; project `{project}`; backup needs ~{} ({} free){pulled}",
+        "engine {}, {} cores, {}; compose {}; project `{project}`; backup needs ~{} ({} free){pulled}{db_flags}",
         info.server_version,
         info.ncpu,
         human_bytes(info.mem_total),
@@ -157,4 +164,70 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         human_bytes(data),
         human_bytes(free),
     ))
+}
+
+/// Runs the new file's db flags through its db image (see [`crate::db_flags`]); a refusal
+/// fails the step. Returns a note for the step's summary.
+fn check_db_flags(ctx: &mut Ctx<'_>, new: &ComposeFile) -> Result<String, StepError> {
+    let Some((_, service)) = datapath::services_by_role(new, &ctx.roles)
+        .into_iter()
+        .find(|(role, _)| *role == Role::Db)
+    else {
+        return Ok(String::new());
+    };
+    let Some(image) = new.images().remove(&service) else {
+        ctx.warn(&format!(
+            "the db flags were not checked: `{service}` has no `image:` to check them with"
+        ))?;
+        return Ok(String::new());
+    };
+    let words = new.command_words(&service)?.unwrap_or_default();
+    let env = Env::load(&ctx.dir)?;
+    let words = words
+        .iter()
+        .map(|w| env::interpolate(w, &env))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StepError::failed(format!("the `command:` of `{service}`: {e}")))?;
+    let Some(flags) = db_flags::flags_of(&words) else {
+        ctx.warn(&format!(
+            "the db flags were not checked: the `command:` of `{service}` does not run mysqld"
+        ))?;
+        return Ok(String::new());
+    };
+    let redact = |text: &str| ctx.docker.redactor().redact(text);
+    match db_flags::check(&ctx.docker, &image, &flags)? {
+        Verdict::Accepted(server) => Ok(format!("; db flags accepted by {server}")),
+        Verdict::Rejected {
+            server,
+            flag,
+            reason,
+        } => {
+            let what = match &flag {
+                Some(flag) => format!("`{}`", redact(flag)),
+                None => "the flags".to_string(),
+            };
+            let removed = flag.as_deref().is_some_and(|f| {
+                f.trim_start_matches('-')
+                    .replace('-', "_")
+                    .starts_with("query_cache")
+            }) && !server.mariadb;
+            Err(StepError::failed(format!(
+                "{server} in `{image}` refuses {what} in the `command:` of `{service}`: {}{}; \
+                 nothing was stopped: fix the flag in the compose file and run again",
+                redact(&reason),
+                if removed {
+                    " (MySQL 8.0 removed the query cache)"
+                } else {
+                    ""
+                }
+            )))
+        }
+        Verdict::NotChecked(why) => {
+            ctx.warn(&format!(
+                "the db flags were not checked with `{image}`: {}",
+                redact(&why)
+            ))?;
+            Ok(String::new())
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! `--restore-data` asks for it (`auto`: when the image of a data-bearing service changed);
 //! what stands in the way is quarantined, never deleted.
 
-use crate::backup;
+use crate::backup::{self, Destination};
 use crate::compose::ComposeFile;
 use crate::journal::{self, RestoreData, RunKind};
 use crate::roles::Role;
@@ -65,9 +65,21 @@ impl Step for RollbackRestoreData {
         ctx.observer
             .waiting(&format!("restoring {}", ctx.rel(&archive)));
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
-        let report = backup::restore(
+        // Back where the old stack has them: the file returned to, as the run kept it
+        // (the one the backup was taken with).
+        let t = targets(ctx)?;
+        let text = std::fs::read_to_string(&t.back_to_copy)?;
+        let previous = ComposeFile::parse(&t.back_to, text)?;
+        let paths = ctx.data_paths(&previous, &[])?;
+        let docker = ctx.docker.clone();
+        let destination = Destination::InPlace {
+            dir: &ctx.dir.clone(),
+            paths: &paths,
+            volumes: &docker,
+        };
+        let report = backup::restore_to(
             &archive,
-            &ctx.dir,
+            &destination,
             &stamp,
             &mut ObserverProgress::to_the_end(&mut *ctx.observer),
         )?;
