@@ -10,6 +10,7 @@ pub(crate) mod compose;
 pub mod datapath;
 pub(crate) mod db_flags;
 pub(crate) mod deployment;
+pub(crate) mod diff;
 pub mod docker;
 pub(crate) mod error;
 pub(crate) mod exit;

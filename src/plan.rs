@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use crate::compose::{ComposeError, ComposeFile};
 use crate::datapath::{DataPaths, LeftOut, Origin};
+use crate::diff::Side;
 use crate::host::{Fit, HostCheck, Needs};
 use crate::roles::{Role, RoleMap, RoleRow};
-use crate::secrets::Redactor;
 use crate::settings::{Observed, Target};
 use crate::tiers::{Catalog, Classification, Tier};
 use crate::units::{Memory, human_bytes};
@@ -145,19 +145,28 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     let target = input.tier.target(&only);
     let observed = compose.observe(input.roles)?;
     let from = input.catalog.classify(&observed, &present);
-    let rendered = compose.render(input.roles, &target)?;
+    let mut rendered = compose.render(input.roles, &target)?;
     let target_path = input.dir.join(target_file_name(&input.tier.name));
-    let rendered_file = ComposeFile::parse(&target_path, rendered.clone())?;
+    rendered.file.path = target_path.clone();
+    let rendered_file = &rendered.file;
     let observed_after = rendered_file.observe(input.roles)?;
     let to = input.catalog.classify(&observed_after, &present);
-    let changes = rendered != compose.text;
+    let changes = rendered.file.text != compose.text;
 
-    let diff = Redactor::new(compose.secrets()).redact(&unified_diff(
-        &compose.text,
-        &rendered,
-        &compose.path,
-        &target_path,
-    ));
+    // Masked where the structure says a secret stands, on both sides alike, so only the
+    // tier's values show as changed.
+    let diff = crate::diff::unified(
+        &Side {
+            text: &compose.text,
+            secrets: &rendered.source_secrets,
+            name: &file_name(&compose.path),
+        },
+        &Side {
+            text: &rendered.file.text,
+            secrets: &rendered.secrets,
+            name: &file_name(&target_path),
+        },
+    );
     let settings = setting_changes(input.roles, &observed, &observed_after, &target);
     let host_checks = input
         .host
@@ -177,7 +186,13 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
             .map(|l| format!("backup: {l}")),
     );
 
-    let steps = steps(&input, compose, &target_path, &observed_after);
+    let steps = steps(
+        &input,
+        compose,
+        &target_path,
+        &observed_after,
+        &rendered.file.text,
+    );
     let other_services = compose
         .services()
         .into_iter()
@@ -202,18 +217,60 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         not_backed_up: input.not_backed_up.clone(),
         warnings,
         diff,
-        rendered,
+        rendered: rendered.file.text,
     })
+}
+
+/// What the write step will do with the file at `target`, and what becomes of the source.
+fn write_step(
+    source_path: &Path,
+    target_path: &Path,
+    source: &str,
+    target: &str,
+    rendered: &str,
+) -> PlanStep {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let aside = |name: &str| format!("{name}.xzup-quarantine-<time>");
+    if canonical(source_path) == canonical(target_path) {
+        // The source already has the tier's name: it is the file that gets replaced.
+        return PlanStep {
+            name: "write compose",
+            summary: format!("replace {target} (the source) with the new file"),
+            details: vec![
+                format!("the current {source} is kept aside as {}", aside(source)),
+                "and in the run's record (.xzup/runs/<run>/previous-compose.yml): a rollback \
+                 puts it back"
+                    .into(),
+            ],
+        };
+    }
+    let mut details = vec![format!("{source} is left as it is")];
+    match std::fs::read(target_path) {
+        Ok(old) if old == rendered.as_bytes() => {
+            details.push(format!("{target} already holds the new file"));
+        }
+        Ok(_) => details.push(format!(
+            "the different {target} already there is kept aside as {}",
+            aside(target)
+        )),
+        Err(_) => {}
+    }
+    PlanStep {
+        name: "write compose",
+        summary: format!("write {target}"),
+        details,
+    }
 }
 
 fn steps(
     input: &PlanInput<'_>,
     compose: &ComposeFile,
-    target: &Path,
+    target_path: &Path,
     after: &Observed,
+    rendered: &str,
 ) -> Vec<PlanStep> {
     let source = display_rel(input.dir, &compose.path);
-    let target = display_rel(input.dir, target);
+    let target = display_rel(input.dir, target_path);
     let total: u64 = input.backup_items.iter().filter_map(|i| i.bytes).sum();
     let mut backup_details: Vec<String> = input
         .backup_items
@@ -298,11 +355,7 @@ fn steps(
             ),
             details: backup_details,
         },
-        PlanStep {
-            name: "write compose",
-            summary: format!("write {target}"),
-            details: vec![format!("{source} is left as it is")],
-        },
+        write_step(&compose.path, target_path, &source, &target, rendered),
         PlanStep {
             name: "up",
             summary: format!("compose up -d with {target}"),
@@ -324,20 +377,6 @@ fn steps(
 /// `path` relative to `dir` when it lies inside it.
 pub fn display_rel(dir: &Path, path: &Path) -> String {
     path.strip_prefix(dir).unwrap_or(path).display().to_string()
-}
-
-fn unified_diff(old: &str, new: &str, old_path: &Path, new_path: &Path) -> String {
-    let a = format!("a/{}", file_name(old_path));
-    let b = format!("b/{}", file_name(new_path));
-    // Patience keeps a changed block together instead of pairing equal-looking lines
-    // (`cpus: '4'` of the old limits with `cpus: '4'` of the new reservations).
-    similar::TextDiff::configure()
-        .algorithm(similar::Algorithm::Patience)
-        .diff_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&a, &b)
-        .to_string()
 }
 
 fn file_name(path: &Path) -> String {

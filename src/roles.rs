@@ -90,11 +90,14 @@ pub enum Reason {
     Ports { ports: Vec<u16> },
     /// The `container_name` of a `build:` service (an upstream service name).
     ContainerName { name: String },
+    /// The Dockerfile a `build:` service builds from (upstream's `Dockerfile-server`,
+    /// `Dockerfile-web`).
+    Dockerfile { name: String },
 }
 
 impl Reason {
     /// The rule's name in JSON output: `command-line`, `config`, `upstream-name`, `image`,
-    /// `ports`, `container-name`.
+    /// `ports`, `container-name`, `dockerfile`.
     pub fn kind(&self) -> &'static str {
         match self {
             Reason::CommandLine => "command-line",
@@ -103,6 +106,7 @@ impl Reason {
             Reason::Image { .. } => "image",
             Reason::Ports { .. } => "ports",
             Reason::ContainerName { .. } => "container-name",
+            Reason::Dockerfile { .. } => "dockerfile",
         }
     }
 }
@@ -126,6 +130,9 @@ impl fmt::Display for Reason {
             }
             Reason::ContainerName { name } => {
                 write!(f, "by container name `{name}` of a `build:` service")
+            }
+            Reason::Dockerfile { name } => {
+                write!(f, "by the Dockerfile `{name}` it builds from")
             }
         }
     }

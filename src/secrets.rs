@@ -5,6 +5,15 @@
 //! It lives on its own, below everything that shows text (`compose` finds the secrets,
 //! `docker` redacts command lines and stderr, `journal` what it stores, `plan` and `render`
 //! what they print), so that each can import it without importing the others.
+//!
+//! Two ways of masking, for two kinds of text:
+//! - a compose file (the rendered file on stdout, the plan's diff) is masked where its
+//!   structure says a secret stands: `compose` finds the byte ranges, [`mask_spans`]
+//!   replaces them. Nothing else in the file is touched, however it is spelled.
+//! - free text (a docker command line, its stderr, a journal message) has no structure:
+//!   there [`Redactor::redact`] replaces the known values, but only where one stands as a
+//!   whole word, so that the password `xiaozhi` does not turn `xiaozhi-esp32-server` into
+//!   `********-esp32-server` (which would also tell the reader the password).
 
 /// What a secret is replaced with, everywhere.
 pub const MASK: &str = "********";
@@ -56,12 +65,14 @@ impl Redactor {
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
-    /// `text` with every known secret replaced by [`MASK`].
+    /// `text` with every known secret that stands as a whole word replaced by [`MASK`]:
+    /// a secret that starts (ends) with a letter, digit, `_` or `-` is masked only where
+    /// the character before (after) it is none of those.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
+                out = replace_words(&out, secret);
             }
         }
         out
@@ -85,6 +96,63 @@ impl Redactor {
     }
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// `text` with each whole-word occurrence of `secret` masked.
+fn replace_words(text: &str, secret: &str) -> String {
+    let starts_word = secret.chars().next().is_some_and(is_word_char);
+    let ends_word = secret.chars().last().is_some_and(is_word_char);
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in text.match_indices(secret) {
+        if at < last {
+            continue;
+        }
+        let end = at + secret.len();
+        let before = text[..at].chars().next_back();
+        let after = text[end..].chars().next();
+        // The mysql client's `-pPASSWORD` glues the password to its option.
+        let glued = text[..at]
+            .strip_suffix("-p")
+            .is_some_and(|head| !head.chars().next_back().is_some_and(is_word_char));
+        if (starts_word && before.is_some_and(is_word_char) && !glued)
+            || (ends_word && after.is_some_and(is_word_char))
+        {
+            continue;
+        }
+        out.push_str(&text[last..at]);
+        out.push_str(MASK);
+        last = end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// `text` with each of `spans` (byte ranges, as a compose file's structure gives them)
+/// replaced by [`MASK`]. Overlapping and touching ranges are masked once.
+pub fn mask_spans(text: &str, spans: &[std::ops::Range<usize>]) -> String {
+    let mut spans: Vec<std::ops::Range<usize>> =
+        spans.iter().filter(|r| !r.is_empty()).cloned().collect();
+    spans.sort_by_key(|r| (r.start, r.end));
+    let mut out = String::with_capacity(text.len() + spans.len() * MASK.len());
+    let mut last = 0;
+    for span in spans {
+        if span.end <= last {
+            continue;
+        }
+        let start = span.start.max(last);
+        out.push_str(&text[last..start]);
+        if start == span.start {
+            out.push_str(MASK);
+        }
+        last = span.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// Whether `text` is an option or variable name (and not, say, a line of SQL).
 fn is_name(text: &str) -> bool {
     !text.is_empty()
@@ -101,6 +169,30 @@ mod tests {
     fn known_secrets_are_masked_longest_first() {
         let redactor = Redactor::new(["abc", "abcdef", ""]);
         assert_eq!(redactor.redact("x abcdef y abc"), "x ******** y ********");
+    }
+
+    #[test]
+    fn only_whole_words_are_masked() {
+        let redactor = Redactor::new(["xiaozhi"]);
+        assert_eq!(
+            redactor.redact("xiaozhi-esp32-server exited; password xiaozhi, user=xiaozhi"),
+            "xiaozhi-esp32-server exited; password ********, user=********"
+        );
+        assert_eq!(
+            redactor.redact("redis://:xiaozhi@redis xiaozhi2024 myxiaozhi"),
+            "redis://:********@redis xiaozhi2024 myxiaozhi"
+        );
+        assert_eq!(redactor.redact("mysql -pxiaozhi"), "mysql -p********");
+        // An edge that is not a word character needs no boundary.
+        assert_eq!(Redactor::new(["p@ss!"]).redact("pw p@ss!y"), "pw ********y");
+    }
+
+    #[test]
+    fn spans_are_masked_once() {
+        assert_eq!(
+            mask_spans("a=1 b=22 c", &[6..8, 2..3, 6..7, 9..9]),
+            "a=******** b=******** c"
+        );
     }
 
     #[test]

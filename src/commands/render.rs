@@ -15,7 +15,7 @@ use crate::exit::ExitStatus;
 use crate::fsutil;
 use crate::plan::target_file_name;
 use crate::printer::Printer;
-use crate::secrets::{MASK, Redactor};
+use crate::secrets::MASK;
 
 pub(crate) fn run(
     opts: &DeploymentOptions,
@@ -29,7 +29,8 @@ pub(crate) fn run(
     let roles = deployment.roles(&compose)?;
     let only = super::plan::only_roles(args.target.only.as_deref())?;
     let only = super::plan::choose(&only, &roles)?;
-    let rendered = compose.render(&roles, &tier.target(&only))?;
+    let output = compose.render(&roles, &tier.target(&only))?;
+    let rendered = output.file.text.clone();
     let out_path = args
         .output
         .as_deref()
@@ -43,7 +44,7 @@ pub(crate) fn run(
     }
 
     let Some(path) = out_path else {
-        let shown = Redactor::new(compose.secrets()).redact(&rendered);
+        let shown = output.redacted();
         if printer.is_json() {
             printer.json(&RenderReport {
                 tier: &tier.name,
@@ -55,8 +56,8 @@ pub(crate) fn run(
         } else {
             printer.out_raw(&shown);
         }
-        if !compose.secrets().is_empty() {
-            printer.info(format_args!("note: secrets from `environment:` are shown as {MASK} on stdout; write the file with `-o FILE`"));
+        if !output.secrets.is_empty() {
+            printer.info(format_args!("note: secrets (passwords in `environment:`, commands and URLs) are shown as {MASK} on stdout; write the file with `-o FILE`"));
         }
         return Ok(ExitStatus::Success);
     };

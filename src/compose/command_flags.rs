@@ -557,17 +557,21 @@ pub(crate) fn runs_a_shell(words: &[String]) -> bool {
     })
 }
 
-/// Passwords given to redis-server on its command line.
-pub(crate) fn redis_passwords(words: &[String]) -> Vec<String> {
-    options(words, Program::Redis)
-        .into_iter()
-        .filter(|o| {
-            let name = o.name.to_ascii_lowercase();
-            name == "requirepass" || name == "masterauth"
-        })
-        .flat_map(|o| redis_tokens(&o, words))
-        .filter(|t| !t.is_empty())
-        .collect()
+/// Whether a command written over several lines (a `|` block) is a shell script rather
+/// than a program's arguments one per line: shell operators, or a line after the first
+/// that is neither a flag nor its value.
+pub(crate) fn is_script(text: &str) -> bool {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let operators = ["&&", "||", ";", "|", "&", "`", "$(", ">", "<"];
+    lines.len() > 1
+        && (lines
+            .iter()
+            .any(|l| operators.iter().any(|op| l.contains(op)) || l.starts_with("exec "))
+            || lines.iter().skip(1).any(|l| !l.starts_with('-')))
 }
 
 /// A word of a string command and where it is written in the string.
@@ -650,6 +654,17 @@ fn shell_quote(word: &str) -> String {
 /// The string command `command` with `slots` applied: kept words keep their spelling
 /// and the spaces before them; new words go after a single space.
 pub(crate) fn rewrite_string(command: &str, tokens: &[Token], slots: &[Slot]) -> String {
+    rewrite_string_with(command, tokens, slots, |_| " ".to_string())
+}
+
+/// [`rewrite_string`] with what goes before each new word chosen by `before_new` (a
+/// block command puts a new flag on a line of its own).
+pub(crate) fn rewrite_string_with(
+    command: &str,
+    tokens: &[Token],
+    slots: &[Slot],
+    before_new: impl Fn(&str) -> String,
+) -> String {
     let before = |i: usize| {
         let from = if i == 0 { 0 } else { tokens[i - 1].span.end };
         &command[from..tokens[i].span.start]
@@ -667,7 +682,7 @@ pub(crate) fn rewrite_string(command: &str, tokens: &[Token], slots: &[Slot]) ->
             }
             Slot::New(text) => {
                 if !out.is_empty() {
-                    out.push(' ');
+                    out.push_str(&before_new(text));
                 }
                 out.push_str(&shell_quote(text));
             }
@@ -1061,21 +1076,12 @@ mod tests {
     }
 
     #[test]
-    fn shells_and_passwords() {
+    fn shells() {
         assert!(runs_a_shell(&words(&[
             "/bin/sh",
             "-c",
             "redis-server --maxmemory 1mb"
         ])));
         assert!(!runs_a_shell(&words(&["redis-server"])));
-        assert_eq!(
-            redis_passwords(&words(&[
-                "redis-server",
-                "--requirepass",
-                "s3cret",
-                "--masterauth x"
-            ])),
-            words(&["s3cret", "x"])
-        );
     }
 }

@@ -66,7 +66,12 @@ impl Env {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Env::default(),
             Err(e) => return Err(e),
         };
-        for (name, value) in std::env::vars() {
+        // `vars()` would panic on a variable that is not UTF-8; such a one cannot be
+        // substituted into a compose file anyway.
+        let process = std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        });
+        for (name, value) in process {
             env.vars.insert(
                 name,
                 Var {

@@ -21,8 +21,11 @@ pub(crate) mod env;
 mod locate;
 mod mounts;
 mod read;
+mod redact;
 mod render;
+mod resources;
 mod roles;
+mod scalar;
 mod warnings;
 
 use std::collections::BTreeMap;
@@ -173,9 +176,9 @@ impl ComposeError {
                 format!("leave {role} out of `--only`, or map it with `--service {role}=NAME`")
             }
             ComposeError::Roles(e) => e.hint(),
-            ComposeError::BadValue { .. } => {
-                "write the value out in the file (xzup does not expand `${VARIABLES}`)".to_string()
-            }
+            ComposeError::BadValue { .. } => "fix the value in the file (a `${VARIABLE}` is \
+                 substituted from the shell and `.env` first, as Compose does)"
+                .to_string(),
             ComposeError::Unsupported { hint, .. } => hint.clone(),
             ComposeError::Variable { .. } => "set the variable in the environment or in the \
                  `.env` file of the deployment dir (Compose reads both); `docker compose config` \
@@ -202,6 +205,31 @@ pub struct ComposeFile {
     pub text: String,
     /// The document as Compose reads it: strictly parsed, `<<` merge keys applied.
     doc: serde_yaml_ng::Mapping,
+    /// The variables `${…}` in the file are substituted with (the shell over `.env`).
+    env: env::Env,
+}
+
+/// A rendered file (parsed: it was checked), and where secrets stand in it and in the
+/// source.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub file: ComposeFile,
+    /// Byte ranges of the secret values in `text`.
+    pub secrets: Vec<std::ops::Range<usize>>,
+    /// Byte ranges of the secret values in the source file's text.
+    pub source_secrets: Vec<std::ops::Range<usize>>,
+}
+
+impl Rendered {
+    /// The rendered file with its secrets masked, for stdout.
+    pub fn redacted(&self) -> String {
+        crate::secrets::mask_spans(&self.file.text, &self.secrets)
+    }
+
+    /// The source file with its secrets masked.
+    pub fn source_redacted(&self, source: &str) -> String {
+        crate::secrets::mask_spans(source, &self.source_secrets)
+    }
 }
 
 /// A place where Compose would not apply a value as written.
@@ -232,13 +260,32 @@ impl ComposeFile {
         ComposeFile::parse(path, text)
     }
 
-    /// Parses `text` (read from `path`).
+    /// Parses `text` (read from `path`). Variables are taken from the shell and the
+    /// `.env` file beside `path`, as Compose takes them.
     pub fn parse(path: &Path, text: String) -> Result<ComposeFile, ComposeError> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let env = env::Env::load(&dir).map_err(|source| ComposeError::Read {
+            path: dir.join(env::DOT_ENV),
+            source,
+        })?;
+        ComposeFile::parse_with_env(path, text, env)
+    }
+
+    /// Parses `text` with the variables of `env`.
+    pub(crate) fn parse_with_env(
+        path: &Path,
+        text: String,
+        env: env::Env,
+    ) -> Result<ComposeFile, ComposeError> {
         let doc = read::parse_document(path, &text)?;
         Ok(ComposeFile {
             path: path.to_path_buf(),
             text,
             doc,
+            env,
         })
     }
 
@@ -270,7 +317,7 @@ impl ComposeFile {
 
     /// The file with `target` written in; every other byte as it was. The result is
     /// re-parsed and checked before it is returned.
-    pub fn render(&self, roles: &RoleMap, target: &Target) -> Result<String, ComposeError> {
+    pub fn render(&self, roles: &RoleMap, target: &Target) -> Result<Rendered, ComposeError> {
         render::render(self, roles, target)
     }
 
@@ -318,11 +365,48 @@ impl ComposeFile {
         read::environment(&self.doc, service)
     }
 
-    /// Values that must never be printed: every `environment:` value whose name looks
-    /// like a secret (PASSWORD, SECRET, TOKEN, KEY), from every service, and the
-    /// passwords given to Redis on its command line (`--requirepass`, `--masterauth`).
+    /// Where the secrets stand in the text, found by the file's structure (see
+    /// [`redact`]): byte ranges and the values as they read.
+    fn secret_places(&self) -> Vec<redact::Secret> {
+        use rowan::ast::AstNode;
+        use std::str::FromStr;
+        match yaml_edit::YamlFile::from_str(&self.text) {
+            Ok(yaml) => redact::find(&yaml.syntax().green()),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The text with every secret masked (for showing a file that was not rendered).
+    pub fn redacted(&self) -> String {
+        let spans: Vec<_> = self.secret_places().into_iter().map(|s| s.span).collect();
+        crate::secrets::mask_spans(&self.text, &spans)
+    }
+
+    /// Values that must never be printed (for free text: docker messages, journals):
+    /// each secret as the file writes it, and as Compose substitutes it (`${PW:-x}` is
+    /// `x`, or the value `.env` gives `PW`), with the defaults it names.
     pub fn secrets(&self) -> Vec<String> {
-        read::secrets(&self.doc)
+        let mut out = Vec::new();
+        for secret in self.secret_places() {
+            let value = secret.value;
+            if let Ok(refs) = env::references(&value) {
+                out.extend(refs.into_iter().filter_map(|r| r.default));
+            }
+            if let Ok(resolved) = env::interpolate(&value, &self.env) {
+                out.push(resolved);
+            }
+            // In list form Compose keeps quotes as part of the value
+            // (`- PASSWORD="x"` is `"x"`); the inner text is what a program sees.
+            let inner = value.trim_matches(|c| c == '"' || c == '\'');
+            if inner != value {
+                out.push(inner.to_string());
+            }
+            out.push(value);
+        }
+        out.retain(|s| !s.is_empty());
+        out.sort();
+        out.dedup();
+        out
     }
 }
 

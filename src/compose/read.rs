@@ -9,8 +9,7 @@ use serde_yaml_ng::{Mapping, Value};
 use super::command_flags::{self, Form};
 use super::{ComposeError, ComposeFile};
 use crate::roles::{Role, RoleMap};
-use crate::settings::{Observed, ObservedMysql, ObservedRedis, ObservedResources};
-use crate::units::{Cpus, Memory};
+use crate::settings::{Observed, ObservedMysql, ObservedRedis};
 
 /// Parses `text` strictly and applies merge keys. The top level must be a mapping with a
 /// `services:` mapping.
@@ -135,6 +134,8 @@ pub(crate) fn command_words(
     };
     match service.get("command") {
         None | Some(Value::Null) => Ok(None),
+        // A script (a `|` block of shell commands) holds no flags xzup reads or edits.
+        Some(Value::String(s)) if command_flags::is_script(s) => Ok(None),
         Some(Value::String(s)) => match command_flags::split_string(s) {
             Some(tokens) => Ok(Some((
                 Form::String,
@@ -157,51 +158,6 @@ pub(crate) fn command_words(
     }
 }
 
-fn resources(
-    file: &ComposeFile,
-    name: &str,
-    service: &Mapping,
-) -> Result<ObservedResources, ComposeError> {
-    let read = |section: &str, key: &str| -> Result<Option<String>, ComposeError> {
-        let Some(value) = lookup(service, &["deploy", "resources", section, key]) else {
-            return Ok(None);
-        };
-        scalar_text(value)
-            .map(Some)
-            .ok_or_else(|| ComposeError::BadValue {
-                path: file.path.clone(),
-                service: name.to_string(),
-                key: format!("deploy.resources.{section}.{key}"),
-                value: "…".to_string(),
-                reason: "it is not a single value".to_string(),
-            })
-    };
-    let bad =
-        |section: &str, key: &str, text: &str, e: crate::units::UnitError| ComposeError::BadValue {
-            path: file.path.clone(),
-            service: name.to_string(),
-            key: format!("deploy.resources.{section}.{key}"),
-            value: text.to_string(),
-            reason: e.expected.to_string(),
-        };
-    let cpus = |section: &str| -> Result<Option<Cpus>, ComposeError> {
-        read(section, "cpus")?
-            .map(|t| Cpus::parse(&t).map_err(|e| bad(section, "cpus", &t, e)))
-            .transpose()
-    };
-    let memory = |section: &str| -> Result<Option<Memory>, ComposeError> {
-        read(section, "memory")?
-            .map(|t| Memory::parse_compose(&t).map_err(|e| bad(section, "memory", &t, e)))
-            .transpose()
-    };
-    Ok(ObservedResources {
-        limit_cpus: cpus("limits")?,
-        limit_memory: memory("limits")?,
-        reserve_cpus: cpus("reservations")?,
-        reserve_memory: memory("reservations")?,
-    })
-}
-
 fn flag_error(file: &ComposeFile, name: &str, e: command_flags::FlagError) -> ComposeError {
     ComposeError::BadValue {
         path: file.path.clone(),
@@ -216,23 +172,21 @@ pub(crate) fn observe(file: &ComposeFile, roles: &RoleMap) -> Result<Observed, C
     let mut services = BTreeMap::new();
     for (role, name) in roles.iter() {
         let service = role_service(file, roles, role)?;
-        services.insert(role, resources(file, name, service)?);
+        services.insert(role, super::resources::observe(file, name, service)?);
     }
     // The flags of a role that is not here (MySQL on another host) are nobody's to read.
     let mysql = match roles.service(Role::Db) {
         Some(db) => match command_words(file, db, role_service(file, roles, Role::Db)?)? {
-            Some((_, words)) => {
-                command_flags::read_mysql(&words).map_err(|e| flag_error(file, db, e))?
-            }
+            Some((_, words)) => command_flags::read_mysql(&substituted(file, &words))
+                .map_err(|e| flag_error(file, db, e))?,
             None => ObservedMysql::default(),
         },
         None => ObservedMysql::default(),
     };
     let redis = match roles.service(Role::Redis) {
         Some(name) => match command_words(file, name, role_service(file, roles, Role::Redis)?)? {
-            Some((_, words)) => {
-                command_flags::read_redis(&words).map_err(|e| flag_error(file, name, e))?
-            }
+            Some((_, words)) => command_flags::read_redis(&substituted(file, &words))
+                .map_err(|e| flag_error(file, name, e))?,
             None => ObservedRedis::default(),
         },
         None => ObservedRedis::default(),
@@ -242,6 +196,15 @@ pub(crate) fn observe(file: &ComposeFile, roles: &RoleMap) -> Result<Observed, C
         mysql,
         redis,
     })
+}
+
+/// Command words as Compose passes them: variables substituted (a word that cannot be
+/// substituted is kept as written, and reads as what it is).
+pub(crate) fn substituted(file: &ComposeFile, words: &[String]) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| super::env::interpolate(w, &file.env).unwrap_or_else(|_| w.clone()))
+        .collect()
 }
 
 pub(crate) fn images(doc: &Mapping) -> BTreeMap<String, String> {
@@ -279,38 +242,6 @@ pub(crate) fn environment(doc: &Mapping, name: &str) -> BTreeMap<String, String>
         _ => {}
     }
     env
-}
-
-/// Whether an environment variable's name says its value is secret.
-pub(crate) fn secrets(doc: &Mapping) -> Vec<String> {
-    let mut secrets = Vec::new();
-    for name in service_names(doc) {
-        for (key, value) in environment(doc, &name) {
-            if crate::secrets::is_secret_name(&key) && !value.is_empty() {
-                // In list form Compose keeps quotes as part of the value
-                // (`- PASSWORD="x"` is `"x"`); hide the inner text too.
-                let inner = value.trim_matches(|c| c == '"' || c == '\'').to_string();
-                if !inner.is_empty() && inner != value {
-                    secrets.push(inner);
-                }
-                secrets.push(value);
-            }
-        }
-        let command = service(doc, &name).and_then(|s| s.get("command"));
-        let words: Vec<String> = match command {
-            Some(Value::String(s)) => command_flags::split_string(s)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| t.text)
-                .collect(),
-            Some(Value::Sequence(items)) => items.iter().filter_map(scalar_text).collect(),
-            _ => Vec::new(),
-        };
-        secrets.extend(command_flags::redis_passwords(&words));
-    }
-    secrets.sort();
-    secrets.dedup();
-    secrets
 }
 
 #[cfg(test)]

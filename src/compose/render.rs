@@ -19,6 +19,7 @@
 //! keys, other flags) must read exactly as before. A render that fails that check is an
 //! error, never a file.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use rowan::ast::AstNode;
@@ -31,10 +32,11 @@ use yaml_edit::{
 
 use super::command_flags::{self, Form, Slot};
 use super::read::{self, command_words, role_name, role_service};
-use super::{ComposeError, ComposeFile};
+use super::resources::{ResKey, Wanted, conflicts, substitute};
+use super::{ComposeError, ComposeFile, Rendered, env, redact};
 use crate::roles::{Role, RoleMap};
 use crate::settings::{
-    Allocation, Observed, ObservedMysql, ObservedRedis, ObservedResources, Resources, Target,
+    Observed, ObservedMysql, ObservedRedis, ObservedResources, Resources, Target,
 };
 
 type SyntaxNode = rowan::SyntaxNode<Lang>;
@@ -51,7 +53,7 @@ pub(crate) fn render(
     file: &ComposeFile,
     roles: &RoleMap,
     target: &Target,
-) -> Result<String, ComposeError> {
+) -> Result<Rendered, ComposeError> {
     let before = file.observe(roles)?;
     let internal = |detail: String| ComposeError::Render {
         path: file.path.clone(),
@@ -64,6 +66,10 @@ pub(crate) fn render(
             "the lossless YAML editor does not give the file back unchanged".to_string(),
         ));
     }
+    let source_secrets = redact::find(&yaml.syntax().green())
+        .into_iter()
+        .map(|s| s.span)
+        .collect();
     let services = yaml
         .documents()
         .next()
@@ -85,13 +91,30 @@ pub(crate) fn render(
             command_flags::edit_redis(words, form, redis)
         })?;
     }
+    let mut want = BTreeMap::new();
     for (role, resources) in &target.resources {
-        editor.resources(*role, resources, &before.services[role])?;
+        let skipped = editor.resources(*role, resources)?;
+        let mut reads_as = ObservedResources::from(resources);
+        if skipped.contains(&ResKey::ReserveCpus) {
+            reads_as.reserve_cpus = before.services[role].reserve_cpus;
+        }
+        want.insert(*role, reads_as);
     }
 
     let out = yaml.to_string();
-    verify(file, roles, target, &before, &out)?;
-    Ok(out)
+    let secrets = redact::find(&yaml.syntax().green())
+        .into_iter()
+        .map(|s| s.span)
+        .collect();
+    // The lossless tree is no longer needed: free it before the result is parsed.
+    drop(editor);
+    drop(yaml);
+    let file = verify(file, roles, target, &before, &want, out)?;
+    Ok(Rendered {
+        file,
+        secrets,
+        source_secrets,
+    })
 }
 
 /// The column where the line holding byte `offset` of `text` starts its content at
@@ -158,64 +181,235 @@ impl Editor<'_> {
         })
     }
 
-    /// Writes `resources` into the role's `deploy.resources`, creating what is missing.
-    fn resources(
-        &self,
-        role: Role,
-        resources: &Resources,
-        current: &ObservedResources,
-    ) -> Result<(), ComposeError> {
+    /// Writes `resources` into the role's service in the form it uses (see
+    /// `resources.rs`): a value is changed where it is written, in `deploy.resources`, at
+    /// its service-level key (`cpus`, `mem_limit`, `mem_reservation`), or at both (alike);
+    /// a missing value goes into `deploy.resources`, unless the service sizes itself with
+    /// service-level keys only: then it joins them (a CPU reservation, which has no such
+    /// key and which Docker ignores outside swarm, is then not written). Returns the
+    /// values left out.
+    fn resources(&self, role: Role, resources: &Resources) -> Result<Vec<ResKey>, ComposeError> {
+        let name = role_name(self.file, self.roles, role)?;
         let svc = self.service(role)?;
-        let Some(deploy) = child_mapping(&svc, "deploy") else {
-            let text = format!("resources:\n{}", resources_yaml(resources, 1));
-            return self.put_block(&svc, "deploy", block_mapping(&text), &[], None);
+        let deploy_res = child_mapping(&svc, "deploy").and_then(|d| child_mapping(&d, "resources"));
+        let legacy_key = |k: ResKey| k.legacy().filter(|l| svc.contains_key(*l));
+        let legacy_form =
+            deploy_res.is_none() && ResKey::ALL.iter().any(|k| legacy_key(*k).is_some());
+        let mut to_deploy = Vec::new();
+        let mut skipped = Vec::new();
+        for key in ResKey::ALL {
+            let wanted = key.wanted(resources);
+            let in_deploy = deploy_res
+                .as_ref()
+                .and_then(|r| child_mapping(r, key.section()))
+                .is_some_and(|m| m.contains_key(key.leaf()));
+            match legacy_key(key) {
+                Some(legacy) => {
+                    self.set_value(name, &svc, legacy, legacy, &wanted, &[])?;
+                    if in_deploy {
+                        to_deploy.push(key);
+                    }
+                }
+                None if legacy_form => match key.legacy() {
+                    Some(legacy) => {
+                        let order = ["cpus", "mem_limit", "mem_reservation"];
+                        let after = order
+                            .iter()
+                            .take_while(|k| **k != legacy)
+                            .filter(|k| svc.contains_key(**k))
+                            .last();
+                        // A new memory value is spelled like its sibling (`4g`, not `4G`).
+                        let like = ["mem_limit", "mem_reservation"].iter().find_map(|k| {
+                            svc.get(*k)
+                                .and_then(|v| v.as_scalar().map(|s| s.as_string()))
+                        });
+                        let value = new_scalar(key, &wanted, like.as_deref());
+                        match after {
+                            Some(after) => {
+                                svc.insert_after(*after, legacy, value);
+                            }
+                            None => {
+                                let before = order.iter().find(|k| svc.contains_key(**k));
+                                svc.insert_before(before.expect("legacy form"), legacy, value);
+                            }
+                        }
+                    }
+                    None => skipped.push(key),
+                },
+                None => to_deploy.push(key),
+            }
+        }
+        self.deploy(name, &svc, resources, &to_deploy)?;
+        Ok(skipped)
+    }
+
+    /// Writes `keys` of `resources` into the service's `deploy.resources`, creating the
+    /// mappings that are missing (`limits` before `reservations`, `cpus` before `memory`).
+    fn deploy(
+        &self,
+        name: &str,
+        svc: &Mapping,
+        resources: &Resources,
+        keys: &[ResKey],
+    ) -> Result<(), ComposeError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let Some(deploy) = child_mapping(svc, "deploy") else {
+            let text = format!("resources:\n{}", resources_yaml(resources, keys, 1));
+            return self.put_block(svc, "deploy", block_mapping(&text), &[], None);
         };
         let Some(res) = child_mapping(&deploy, "resources") else {
-            let text = resources_yaml(resources, 0);
+            let text = resources_yaml(resources, keys, 0);
             return self.put_block(&deploy, "resources", block_mapping(&text), &[], None);
         };
         let order = ["limits", "reservations"];
-        for (section, alloc, cpus_now, memory_now) in [
-            (
-                "limits",
-                &resources.limits,
-                &current.limit_cpus,
-                &current.limit_memory,
-            ),
-            (
-                "reservations",
-                &resources.reservations,
-                &current.reserve_cpus,
-                &current.reserve_memory,
-            ),
-        ] {
+        for section in order {
+            let in_section: Vec<ResKey> = keys
+                .iter()
+                .copied()
+                .filter(|k| k.section() == section)
+                .collect();
+            if in_section.is_empty() {
+                continue;
+            }
             let Some(map) = child_mapping(&res, section) else {
-                let text = allocation_yaml(alloc, 0);
+                let text = allocation_yaml(resources, &in_section, 0);
                 self.put_block(&res, section, block_mapping(&text), &order, None)?;
                 continue;
             };
-            let order = ["cpus", "memory"];
-            if cpus_now.as_ref() != Some(&alloc.cpus) {
-                // Quoted, as the plan writes it: `cpus: '8'`.
-                map.set_with_field_order(
-                    "cpus",
-                    ScalarValue::single_quoted(alloc.cpus.to_string()),
-                    order,
-                );
-            }
-            if memory_now.as_ref() != Some(&alloc.memory) {
-                let style = map
-                    .get("memory")
-                    .and_then(|v| v.as_scalar().map(|s| ScalarValue::from_scalar(s).style()))
-                    .unwrap_or(ScalarStyle::Plain);
-                map.set_with_field_order(
-                    "memory",
-                    scalar(&alloc.memory.text, style, map.is_flow_style()),
-                    order,
-                );
+            for key in in_section {
+                let path = key.deploy_path();
+                self.set_value(
+                    name,
+                    &map,
+                    key.leaf(),
+                    &path,
+                    &key.wanted(resources),
+                    &["cpus", "memory"],
+                )?;
             }
         }
         Ok(())
+    }
+
+    /// Sets `map[key]` to `wanted`, in the style the old value is written in; a value
+    /// already equal is left as it is. A value from a variable is changed only where the
+    /// variable's default is what Compose uses (`${DB_MEMORY:-2g}` with `DB_MEMORY` unset
+    /// becomes `${DB_MEMORY:-4G}`); where the variable is set, the value comes from
+    /// outside the file and the role is refused, naming the variable and its place.
+    fn set_value(
+        &self,
+        name: &str,
+        map: &Mapping,
+        key: &str,
+        shown: &str,
+        wanted: &Wanted,
+        order: &[&str],
+    ) -> Result<(), ComposeError> {
+        let flow = map.is_flow_style();
+        let old = map.get(key).and_then(|v| v.as_scalar().cloned());
+        let Some(old) = old.filter(|s| !s.is_null()) else {
+            let value = match wanted {
+                // Quoted, as the plan writes it: `cpus: '8'`.
+                Wanted::Cpus(c) => scalar(&c.to_string(), ScalarStyle::SingleQuoted, flow),
+                Wanted::Memory(_) => scalar(&wanted.text_like(None), ScalarStyle::Plain, flow),
+            };
+            map.set_with_field_order(key, value, order.iter().copied());
+            return Ok(());
+        };
+        let raw = old.as_string();
+        let style = ScalarValue::from_scalar(&old).style();
+        let new = if env::has_variables(&raw) {
+            if substitute(&raw, &self.file.env).is_ok_and(|v| wanted.is(&v)) {
+                return Ok(());
+            }
+            self.variable_default(name, shown, &raw, wanted)?
+        } else {
+            if wanted.is(&raw) {
+                return Ok(());
+            }
+            wanted.text_like(Some(&raw))
+        };
+        let value = match (wanted, style) {
+            // `deploy.resources` CPUs quoted, as the plan writes them: `cpus: '8'`; a
+            // service-level `cpus: 1.5` stays a number.
+            (Wanted::Cpus(_), _) if key != shown => scalar(&new, ScalarStyle::SingleQuoted, flow),
+            (Wanted::Cpus(_), ScalarStyle::Plain) => raw_scalar(&new),
+            (_, style) => scalar(&new, style, flow),
+        };
+        map.set_with_field_order(key, value, order.iter().copied());
+        Ok(())
+    }
+
+    /// `${VAR:-default}` with the default set to `wanted`, when that default is what
+    /// Compose uses; else the refusal that says where the value comes from.
+    fn variable_default(
+        &self,
+        name: &str,
+        shown: &str,
+        raw: &str,
+        wanted: &Wanted,
+    ) -> Result<String, ComposeError> {
+        let refs = env::references(raw).unwrap_or_default();
+        if let [only] = refs.as_slice()
+            && only.span == (0..raw.len())
+            && let Some(default) = &only.default
+            && !env::has_variables(default)
+        {
+            let colon = raw.starts_with(&format!("${{{}:-", only.name));
+            let set = self
+                .file
+                .env
+                .get(&only.name)
+                .is_some_and(|v| !(colon && v.value.is_empty()));
+            if !set {
+                let head = raw.len() - 1 - default.len();
+                return Ok(format!(
+                    "{}{}}}",
+                    &raw[..head],
+                    wanted.text_like(Some(default))
+                ));
+            }
+        }
+        let places: Vec<String> = refs
+            .iter()
+            .map(|r| match self.file.env.get(&r.name).map(|v| &v.source) {
+                Some(env::Source::DotEnv { path, line }) => {
+                    format!("`{}` is set in `{}` line {line}", r.name, path.display())
+                }
+                Some(env::Source::Process) => {
+                    format!("`{}` is set in the environment xzup runs in", r.name)
+                }
+                None => format!("`{}` is not set", r.name),
+            })
+            .collect();
+        let vars: Vec<String> = refs.iter().map(|r| format!("`{}`", r.name)).collect();
+        let role = self.roles.role_of(name).map_or("this", Role::name);
+        let others: Vec<&str> = Role::ALL
+            .iter()
+            .filter(|r| r.name() != role)
+            .map(|r| r.name())
+            .collect();
+        Err(self.unsupported(
+            name,
+            &format!(
+                "its `{shown}: {raw}` comes from the environment ({})",
+                places.join(", ")
+            ),
+            &format!(
+                "set {} to `{}` where it is set, or write the value out in the compose file, \
+                 or leave the {role} role out with `--only {}`; xzup does not change `.env`: \
+                 the current compose file reads it too, so going back to it would keep the new size",
+                vars.join(", "),
+                wanted.text_like(
+                    refs.first()
+                        .and_then(|r| self.file.env.get(&r.name))
+                        .map(|v| v.value.as_str())
+                ),
+                others.join(",")
+            ),
+        ))
     }
 
     /// Edits the role's `command:` with `edit`, in the form it is written in.
@@ -227,13 +421,30 @@ impl Editor<'_> {
         let name = role_name(self.file, self.roles, role)?;
         let strict = role_service(self.file, self.roles, role)?;
         let current = command_words(self.file, name, strict)?;
+        let others = self.other_roles(role);
+        let leave_out =
+            format!("to size the other roles now, leave this one out: `--only {others}`");
+        let shell_entrypoint = strict
+            .get("entrypoint")
+            .and_then(|e| match e {
+                serde_yaml_ng::Value::String(s) => command_flags::split_string(s)
+                    .map(|t| t.into_iter().map(|t| t.text).collect::<Vec<_>>()),
+                serde_yaml_ng::Value::Sequence(items) => {
+                    Some(items.iter().filter_map(read::scalar_text).collect())
+                }
+                _ => None,
+            })
+            .is_some_and(|words| command_flags::runs_a_shell(&words));
         if let Some((_, words)) = &current
-            && command_flags::runs_a_shell(words)
+            && (command_flags::runs_a_shell(words) || shell_entrypoint)
         {
             return Err(self.unsupported(
                 name,
                 "its `command:` runs a shell, and the flags are inside the shell's script",
-                "set the flags by hand, or write `command:` as a list of the program's arguments",
+                &format!(
+                    "set the flags in the script by hand, or write `command:` as a list of \
+                     the program's arguments; {leave_out}"
+                ),
             ));
         }
         let svc = self.service(role)?;
@@ -241,7 +452,8 @@ impl Editor<'_> {
             Some(node) if node.as_sequence().is_some() => {
                 let seq = node.as_sequence().expect("checked").clone();
                 let words = current.map(|(_, w)| w).unwrap_or_default();
-                let slots = edit(&words, Form::List);
+                let slots = edit(&read::substituted(self.file, &words), Form::List);
+                self.no_variables_changed(name, &words, &slots)?;
                 if !command_flags::unchanged(words.len(), &slots) {
                     apply_to_sequence(&seq, words.len(), &slots);
                 }
@@ -251,18 +463,15 @@ impl Editor<'_> {
                 let old = node.as_scalar().expect("checked");
                 let style = ScalarValue::from_scalar(old).style();
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
-                    return Err(self.unsupported(
-                        name,
-                        "its `command:` is a block string (`|` or `>`)",
-                        "write `command:` on one line or as a list",
-                    ));
+                    return self.block_command(name, old, style, &edit, &leave_out);
                 }
                 let text = old.as_string();
                 let tokens = command_flags::split_string(&text).ok_or_else(|| {
                     self.unsupported(name, "its `command:` has an unclosed quote", "close it")
                 })?;
                 let words: Vec<String> = tokens.iter().map(|t| t.text.clone()).collect();
-                let slots = edit(&words, Form::String);
+                let slots = edit(&read::substituted(self.file, &words), Form::String);
+                self.no_variables_changed(name, &words, &slots)?;
                 if command_flags::unchanged(words.len(), &slots) {
                     return Ok(());
                 }
@@ -288,6 +497,117 @@ impl Editor<'_> {
                 "write `command:` as a list of arguments",
             )),
         }
+    }
+
+    /// Refuses an edit that would change or drop a command word holding a variable
+    /// (`--innodb_buffer_pool_size=${DB_BUFFER:-1G}`): its value comes from elsewhere.
+    fn no_variables_changed(
+        &self,
+        name: &str,
+        words: &[String],
+        slots: &[Slot],
+    ) -> Result<(), ComposeError> {
+        let mut kept = vec![false; words.len()];
+        for slot in slots {
+            if let Slot::Keep(i) = slot {
+                kept[*i] = true;
+            }
+        }
+        let Some(word) = words
+            .iter()
+            .zip(&kept)
+            .find(|(w, k)| !**k && env::has_variables(w))
+            .map(|(w, _)| w)
+        else {
+            return Ok(());
+        };
+        let role = self.roles.role_of(name).unwrap_or(Role::Db);
+        Err(self.unsupported(
+            name,
+            &format!("its `command:` word `{word}` takes its value from a variable"),
+            &format!(
+                "set the variable to the tier's value where it is set, or write the value \
+                 out in the command; to size the other roles now, leave this one out: \
+                 `--only {}`",
+                self.other_roles(role)
+            ),
+        ))
+    }
+
+    /// The roles other than `role`, for an `--only` hint.
+    fn other_roles(&self, role: Role) -> String {
+        Role::ALL
+            .iter()
+            .filter(|r| **r != role)
+            .map(|r| r.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// A `command:` written as a block string: `>` (folded: its lines are one line) or
+    /// `|` (literal). Compose splits either into words like a one-line string, so the
+    /// words are edited in place, line by line; a new flag goes on a line of its own,
+    /// indented like the others. A `|` block that is a script (several commands, shell
+    /// operators) is not a list of arguments: refused, saying how to go on.
+    fn block_command(
+        &self,
+        name: &str,
+        old: &Scalar,
+        style: ScalarStyle,
+        edit: &impl Fn(&[String], Form) -> Vec<Slot>,
+        leave_out: &str,
+    ) -> Result<(), ComposeError> {
+        let node = old.syntax();
+        let src = node.text().to_string();
+        let header_end = src.find('\n').map_or(src.len(), |n| n + 1);
+        let (header, body) = src.split_at(header_end);
+        if style == ScalarStyle::Literal && command_flags::is_script(body) {
+            return Err(self.unsupported(
+                name,
+                "its `command:` is a `|` block that runs a shell script; xzup edits flags \
+                 only where they are the program's own arguments, never inside a script",
+                &format!("set the flags in the script by hand; {leave_out}"),
+            ));
+        }
+        let tokens = command_flags::split_string(body).ok_or_else(|| {
+            self.unsupported(name, "its `command:` has an unclosed quote", "close it")
+        })?;
+        let words: Vec<String> = tokens.iter().map(|t| t.text.clone()).collect();
+        let slots = edit(&read::substituted(self.file, &words), Form::String);
+        self.no_variables_changed(name, &words, &slots)?;
+        if command_flags::unchanged(words.len(), &slots) {
+            return Ok(());
+        }
+        let newline = if body.contains("\r\n") { "\r\n" } else { "\n" };
+        let indent: String = body.chars().take_while(|c| *c == ' ').collect();
+        let new_line = format!("{newline}{indent}");
+        let new_body = command_flags::rewrite_string_with(body, &tokens, &slots, |word| {
+            if word.starts_with("--") {
+                new_line.clone()
+            } else {
+                " ".to_string()
+            }
+        });
+        let replacement = Document::from_str(&format!("{header}{new_body}"))
+            .ok()
+            .and_then(|d| d.as_scalar())
+            .ok_or_else(|| ComposeError::Render {
+                path: self.file.path.clone(),
+                detail: "the edited block `command:` does not parse".to_string(),
+            })?;
+        let fresh = replacement.syntax().clone_subtree().clone_for_update();
+        let children: Vec<_> = fresh.children_with_tokens().collect();
+        for child in &children {
+            child.detach();
+        }
+        // Detached one by one: rowan's `splice_children` stops deleting after the first
+        // child of a range (its iterator ends at the detached node).
+        let old_children: Vec<_> = node.children_with_tokens().collect();
+        for child in old_children {
+            child.detach();
+        }
+        node.splice_children(0..0, children);
+        Ok(())
     }
 
     fn new_command(
@@ -384,24 +704,55 @@ fn child_mapping(parent: &Mapping, key: &str) -> Option<Mapping> {
     parent.get(key).and_then(|v| v.as_mapping().cloned())
 }
 
-/// `cpus: '8'` and `memory: 16G` at `level` steps of two spaces (the step is fixed
-/// later, see [`reindent`]).
-fn allocation_yaml(alloc: &Allocation, level: usize) -> String {
+/// `keys` of `resources` (`cpus: '8'`, `memory: 16G`) at `level` steps of two spaces
+/// (the step is fixed later, see [`reindent`]).
+fn allocation_yaml(resources: &Resources, keys: &[ResKey], level: usize) -> String {
     let pad = "  ".repeat(level);
-    format!(
-        "{pad}cpus: '{}'\n{pad}memory: {}\n",
-        alloc.cpus,
-        scalar_text(&alloc.memory.text, ScalarStyle::Plain, false)
-    )
+    keys.iter()
+        .map(|key| match key.wanted(resources) {
+            Wanted::Cpus(c) => format!("{pad}cpus: '{c}'\n"),
+            Wanted::Memory(m) => format!(
+                "{pad}memory: {}\n",
+                scalar_text(&m.text, ScalarStyle::Plain, false)
+            ),
+        })
+        .collect()
 }
 
-fn resources_yaml(resources: &Resources, level: usize) -> String {
+fn resources_yaml(resources: &Resources, keys: &[ResKey], level: usize) -> String {
     let pad = "  ".repeat(level);
-    format!(
-        "{pad}limits:\n{}{pad}reservations:\n{}",
-        allocation_yaml(&resources.limits, level + 1),
-        allocation_yaml(&resources.reservations, level + 1)
-    )
+    ["limits", "reservations"]
+        .iter()
+        .filter_map(|section| {
+            let in_section: Vec<ResKey> = keys
+                .iter()
+                .copied()
+                .filter(|k| k.section() == *section)
+                .collect();
+            (!in_section.is_empty()).then(|| {
+                format!(
+                    "{pad}{section}:\n{}",
+                    allocation_yaml(resources, &in_section, level + 1)
+                )
+            })
+        })
+        .collect()
+}
+
+/// A new value for a service-level key (`cpus: 8`, `mem_limit: 16G`).
+fn new_scalar(key: ResKey, wanted: &Wanted, like: Option<&str>) -> Scalar {
+    match (key.is_cpus(), wanted) {
+        (true, Wanted::Cpus(c)) => scalar(&c.to_string(), ScalarStyle::SingleQuoted, false),
+        _ => scalar(&wanted.text_like(like), ScalarStyle::Plain, false),
+    }
+}
+
+/// `text` as a plain scalar node, whatever it reads as (a number stays a number).
+fn raw_scalar(text: &str) -> Scalar {
+    Document::from_str(text)
+        .ok()
+        .and_then(|d| d.as_scalar())
+        .expect("a scalar xzup wrote parses as one")
 }
 
 /// Rewrites the indentation inside a block yaml-edit just built (two spaces per level
@@ -572,23 +923,32 @@ fn verify(
     roles: &RoleMap,
     target: &Target,
     before: &Observed,
-    out: &str,
-) -> Result<(), ComposeError> {
+    want_resources: &BTreeMap<Role, ObservedResources>,
+    out: String,
+) -> Result<ComposeFile, ComposeError> {
     let fail = |detail: String| ComposeError::Render {
         path: file.path.clone(),
         detail,
     };
-    let rendered = ComposeFile::parse(&file.path, out.to_string())
+    let rendered = ComposeFile::parse_with_env(&file.path, out, file.env.clone())
         .map_err(|e| fail(format!("the result does not parse: {e}")))?;
     let after = rendered
         .observe(roles)
         .map_err(|e| fail(format!("the result cannot be read back: {e}")))?;
 
     for (role, name) in roles.iter() {
-        let want = match target.resources.get(&role) {
-            Some(resources) => ObservedResources::from(resources),
+        let want = match want_resources.get(&role) {
+            Some(resources) => resources.clone(),
             None => before.services[&role].clone(),
         };
+        if want_resources.contains_key(&role)
+            && let Ok(svc) = role_service(&rendered, roles, role)
+            && let Some((key, _, deploy_key, _)) = conflicts(&rendered, svc).into_iter().next()
+        {
+            return Err(fail(format!(
+                "service `{name}` would set `{key}` and `{deploy_key}` to different values"
+            )));
+        }
         if after.services[&role] != want {
             return Err(fail(format!(
                 "service `{name}` would read {} instead of {}",
@@ -628,71 +988,128 @@ fn verify(
         )));
     }
 
-    let old = without_tier_values(file, roles, target);
-    let new = without_tier_values(&rendered, roles, target);
-    if let Some(path) = first_difference(&old, &new, "") {
+    if let Some(path) = difference_outside_tier_values(file, &rendered, roles, target) {
         return Err(fail(format!(
             "`{path}` would change too, and xzup only changes the tier's values"
         )));
     }
-    Ok(())
+    Ok(rendered)
 }
 
-/// The document as Compose reads it, less the values a render may change.
-fn without_tier_values(file: &ComposeFile, roles: &RoleMap, target: &Target) -> Value {
-    let mut doc = file.doc.clone();
-    let services = doc
-        .get_mut("services")
-        .and_then(Value::as_mapping_mut)
-        .expect("checked when parsed");
-    for role in target.resources.keys() {
-        let Some(Value::Mapping(svc)) = roles.service(*role).and_then(|n| services.get_mut(n))
-        else {
+/// The first place where the two documents read differently, the values a render may
+/// change left out. Only the edited services are copied (to take those values out);
+/// everything else is compared where it stands, so a large file is not copied twice.
+fn difference_outside_tier_values(
+    old: &ComposeFile,
+    new: &ComposeFile,
+    roles: &RoleMap,
+    target: &Target,
+) -> Option<String> {
+    let edited: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| {
+            target.resources.contains_key(r)
+                || (**r == Role::Db && target.mysql.is_some())
+                || (**r == Role::Redis && target.redis.is_some())
+        })
+        .filter_map(|r| roles.service(*r))
+        .collect();
+    fn services(doc: &serde_yaml_ng::Mapping) -> Option<&serde_yaml_ng::Mapping> {
+        doc.get("services").and_then(Value::as_mapping)
+    }
+    let (Some(a), Some(b)) = (services(&old.doc), services(&new.doc)) else {
+        return Some("services".to_string());
+    };
+    for (key, va) in &old.doc {
+        if key.as_str() == Some("services") {
             continue;
+        }
+        let name = read::scalar_text(key).unwrap_or_else(|| "?".to_string());
+        match new.doc.get(key) {
+            Some(vb) => {
+                if let Some(diff) = first_difference(va, vb, &name) {
+                    return Some(diff);
+                }
+            }
+            None => return Some(name),
+        }
+    }
+    if let Some(key) = new.doc.keys().find(|k| !old.doc.contains_key(*k)) {
+        return Some(read::scalar_text(key).unwrap_or_else(|| "?".to_string()));
+    }
+    for (key, va) in a {
+        let name = read::scalar_text(key).unwrap_or_else(|| "?".to_string());
+        let path = format!("services.{name}");
+        let Some(vb) = b.get(key) else {
+            return Some(path);
         };
-        for section in ["limits", "reservations"] {
-            for key in ["cpus", "memory"] {
-                remove_path(svc, &["deploy", "resources", section, key]);
+        let diff = if edited.contains(&name.as_str()) {
+            let strip = |v: &Value| {
+                let mut v = v.clone();
+                if let Value::Mapping(svc) = &mut v {
+                    strip_tier_values(svc, roles.role_of(&name), target);
+                }
+                v
+            };
+            first_difference(&strip(va), &strip(vb), &path)
+        } else {
+            first_difference(va, vb, &path)
+        };
+        if diff.is_some() {
+            return diff;
+        }
+    }
+    b.keys().find(|k| !a.contains_key(*k)).map(|k| {
+        format!(
+            "services.{}",
+            read::scalar_text(k).unwrap_or_else(|| "?".to_string())
+        )
+    })
+}
+
+/// Takes the values a render of `target` may change out of the service playing `role`.
+fn strip_tier_values(svc: &mut serde_yaml_ng::Mapping, role: Option<Role>, target: &Target) {
+    let Some(role) = role else {
+        return;
+    };
+    if target.resources.contains_key(&role) {
+        for key in ResKey::ALL {
+            remove_path(svc, &["deploy", "resources", key.section(), key.leaf()]);
+            if let Some(legacy) = key.legacy() {
+                svc.remove(legacy);
             }
         }
     }
-    let commands = [
-        (Role::Db, target.mysql.is_some(), false, false),
-        (
-            Role::Redis,
+    let (edited, redis, with_save) = match role {
+        Role::Db => (target.mysql.is_some(), false, false),
+        Role::Redis => (
             target.redis.is_some(),
             true,
             target.redis.as_ref().is_some_and(|r| r.save.is_some()),
         ),
-    ];
-    for (role, edited, redis, with_save) in commands {
-        let Some(Value::Mapping(svc)) = roles.service(role).and_then(|n| services.get_mut(n))
-        else {
-            continue;
-        };
-        if !edited {
-            continue;
-        }
-        let words = match svc.get("command") {
-            Some(Value::String(s)) => command_flags::split_string(s)
-                .map(|t| t.into_iter().map(|t| t.text).collect())
-                .unwrap_or_default(),
-            Some(Value::Sequence(items)) => items.iter().filter_map(read::scalar_text).collect(),
-            _ => Vec::new(),
-        };
-        let rest = command_flags::without_tier_flags(&words, redis, with_save);
-        // No command and the image's default one are the same thing.
-        let default: &[&str] = if redis { &["redis-server"] } else { &[] };
-        if rest.is_empty() || rest == default {
-            svc.remove("command");
-        } else {
-            svc.insert(
-                Value::from("command"),
-                Value::Sequence(rest.into_iter().map(Value::from).collect()),
-            );
-        }
+        _ => (false, false, false),
+    };
+    if !edited {
+        return;
     }
-    Value::Mapping(doc)
+    let words = match svc.get("command") {
+        Some(Value::String(s)) => command_flags::split_string(s)
+            .map(|t| t.into_iter().map(|t| t.text).collect())
+            .unwrap_or_default(),
+        Some(Value::Sequence(items)) => items.iter().filter_map(read::scalar_text).collect(),
+        _ => Vec::new(),
+    };
+    let rest = command_flags::without_tier_flags(&words, redis, with_save);
+    // No command and the image's default one are the same thing.
+    let default: &[&str] = if redis { &["redis-server"] } else { &[] };
+    if rest.is_empty() || rest == default {
+        svc.remove("command");
+    } else {
+        svc.insert(
+            Value::from("command"),
+            Value::Sequence(rest.into_iter().map(Value::from).collect()),
+        );
+    }
 }
 
 /// Removes `map[keys…]`, then every mapping on the way that it left empty (or that was

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::settings::{MysqlSettings, RedisSettings};
+use crate::settings::{Allocation, MysqlSettings, RedisSettings};
 use crate::units::{Cpus, Memory};
 
 const UPSTREAM: &str = include_str!("../../examples/upstream/docker-compose_all.yml");
@@ -75,6 +75,7 @@ fn golden(name: &str, actual: &str) {
 fn render_high(name: &str, text: &str) -> String {
     parse(name, text)
         .render(&RoleMap::default(), &high())
+        .map(|r| r.file.text)
         .unwrap()
 }
 
@@ -204,6 +205,7 @@ fn high_and_back_to_low_gives_the_offline_file_back() {
     let high = render_high("o.yml", OFFLINE);
     let back = parse("o.yml", &high)
         .render(&RoleMap::default(), &low())
+        .map(|r| r.file.text)
         .unwrap();
     assert_eq!(back, OFFLINE);
 }
@@ -217,7 +219,10 @@ fn rendering_the_same_tier_again_changes_nothing() {
     // The offline file already is the low tier.
     let offline = parse("o.yml", OFFLINE);
     assert_eq!(
-        offline.render(&RoleMap::default(), &low()).unwrap(),
+        offline
+            .render(&RoleMap::default(), &low())
+            .map(|r| r.file.text)
+            .unwrap(),
         OFFLINE
     );
 }
@@ -376,6 +381,7 @@ fn only_some_roles() {
     target.redis = None;
     let out = parse("o.yml", OFFLINE)
         .render(&RoleMap::default(), &target)
+        .map(|r| r.file.text)
         .unwrap();
     let pairs = changed_line_pairs(OFFLINE, &out);
     assert_eq!(pairs.len(), 4 + 3 + 4, "{pairs:#?}");
@@ -405,12 +411,13 @@ fn mapped_service_names() {
          `[services]` table in `xzup.toml` (`db = \"NAME\"`)"
     );
     assert!(matches!(
-        file.render(&RoleMap::default(), &high()),
+        file.render(&RoleMap::default(), &high())
+            .map(|r| r.file.text),
         Err(ComposeError::MissingService { .. })
     ));
     let mut roles = RoleMap::default();
     roles.set(Role::Db, "mysql");
-    let out = file.render(&roles, &high()).unwrap();
+    let out = file.render(&roles, &high()).map(|r| r.file.text).unwrap();
     assert_eq!(
         parse("u.yml", &out)
             .observe(&roles)
@@ -444,7 +451,10 @@ fn flow_list_commands_keep_their_quotes() {
     let file = small(
         "  d:\n    command: [\"mysqld\", \"--max_connections=10\"]\n  r:\n    command: [\"redis-server\", \"--maxmemory\", \"512mb\"]  # flow\n",
     );
-    let out = file.render(&small_roles(), &flags_only()).unwrap();
+    let out = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
+        .unwrap();
     assert_eq!(
         out,
         "services:\n  s:\n    image: s\n  w:\n    image: w\n  d:\n    command: [\"mysqld\", \"--max_connections=2000\", \"--innodb_buffer_pool_size=2G\", \"--innodb_log_file_size=256M\"]\n  r:\n    command: [\"redis-server\", \"--maxmemory\", \"1536mb\", \"--maxmemory-policy\", \"allkeys-lru\", \"--save\", \"900\", \"1\", \"--save\", \"300\", \"10\", \"--save\", \"60\", \"10000\"]  # flow\n"
@@ -456,7 +466,10 @@ fn list_items_keep_their_comments() {
     let file = small(
         "  d:\n    image: mysql\n  r:\n    command:\n      - redis-server\n      - --maxmemory 512mb   # was 256mb\n      # snapshots\n      - --save 60 1000  # often\n      - --appendonly yes\n",
     );
-    let out = file.render(&small_roles(), &flags_only()).unwrap();
+    let out = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
+        .unwrap();
     assert_eq!(
         out,
         "services:\n  s:\n    image: s\n  w:\n    image: w\n  d:\n    image: mysql\n    command:\n      - --max_connections=2000\n      - --innodb_buffer_pool_size=2G\n      - --innodb_log_file_size=256M\n  r:\n    command:\n      - redis-server\n      - --maxmemory 1536mb   # was 256mb\n      # snapshots\n      - --save 900 1  # often\n      - --save 300 10\n      - --save 60 10000\n      - --appendonly yes\n      - --maxmemory-policy allkeys-lru\n"
@@ -471,7 +484,10 @@ fn lists_indented_flush_with_their_key() {
     );
     let mut target = flags_only();
     target.redis = None;
-    let out = file.render(&small_roles(), &target).unwrap();
+    let out = file
+        .render(&small_roles(), &target)
+        .map(|r| r.file.text)
+        .unwrap();
     assert_eq!(
         out,
         "services:\n  s:\n    volumes:\n    - ./a:/a\n  w: {image: w}\n  d:\n    image: mysql\n    command:\n    - --max_connections=2000\n    - --innodb_buffer_pool_size=2G\n    - --innodb_log_file_size=256M\n  r:\n    image: redis\n"
@@ -484,7 +500,10 @@ fn flow_services_get_flow_values() {
         "c.yml",
         "services:\n  s: {image: s}\n  w: {image: w}\n  d: {image: mysql}\n  r: {image: redis}\n",
     );
-    let out = file.render(&small_roles(), &high()).unwrap();
+    let out = file
+        .render(&small_roles(), &high())
+        .map(|r| r.file.text)
+        .unwrap();
     let seen = parse("c.yml", &out).observe(&small_roles()).unwrap();
     assert_eq!(seen.services[&Role::Web].limit_cpus, Some(Cpus(4000)));
     assert_eq!(seen.mysql.max_connections, Some(2000));
@@ -502,7 +521,10 @@ fn a_command_merged_in_is_kept_as_the_base() {
         "c.yml",
         "x-redis: &redis\n  command: [redis-server, --appendonly, 'yes']\nservices:\n  s: {image: s}\n  w: {image: w}\n  d: {image: mysql}\n  r:\n    <<: *redis\n    image: redis\n",
     );
-    let out = file.render(&small_roles(), &flags_only()).unwrap();
+    let out = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
+        .unwrap();
     assert!(
         out.ends_with("  r:\n    <<: *redis\n    image: redis\n    command:\n      - redis-server\n      - --appendonly\n      - 'yes'\n      - --maxmemory\n      - 1536mb\n      - --maxmemory-policy\n      - allkeys-lru\n      - --save\n      - '900'\n      - '1'\n      - --save\n      - '300'\n      - '10'\n      - --save\n      - '60'\n      - '10000'\n"),
         "{out}"
@@ -514,7 +536,10 @@ fn empty_values_are_filled_in() {
     let file = small(
         "  d:\n    command:\n    deploy:\n  r:\n    deploy:\n      resources:\n        limits:\n",
     );
-    let out = file.render(&small_roles(), &high()).unwrap();
+    let out = file
+        .render(&small_roles(), &high())
+        .map(|r| r.file.text)
+        .unwrap();
     let seen = parse("c.yml", &out).observe(&small_roles()).unwrap();
     assert_eq!(
         seen.services[&Role::Db]
@@ -532,21 +557,57 @@ fn empty_values_are_filled_in() {
 }
 
 #[test]
-fn shell_and_block_commands_are_refused() {
+fn shell_commands_and_script_blocks_are_refused_saying_how_to_go_on() {
     let file = small(
         "  d:\n    image: mysql\n  r:\n    command: [sh, -c, 'redis-server --maxmemory 1mb']\n",
     );
-    let err = file.render(&small_roles(), &flags_only()).unwrap_err();
+    let err = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "`c.yml`: cannot edit service `r`: its `command:` runs a shell, and the flags are \
          inside the shell's script"
     );
-    assert!(err.hint().unwrap().contains("as a list"));
+    assert_eq!(
+        err.hint().unwrap(),
+        "set the flags in the script by hand, or write `command:` as a list of the program's \
+         arguments; to size the other roles now, leave this one out: `--only server,db,web`"
+    );
 
-    let file = small("  d:\n    command: >\n      --max_connections=10\n  r:\n    image: redis\n");
-    let err = file.render(&small_roles(), &flags_only()).unwrap_err();
-    assert!(err.to_string().contains("block string"), "{err}");
+    // A `|` block of flags, one per line, is a list of arguments: edited.
+    let file = small("  d:\n    command: |\n      --max_connections=10\n  r:\n    image: redis\n");
+    let out = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
+        .unwrap();
+    assert!(
+        out.contains(
+            "    command: |\n      --max_connections=2000\n      --innodb_buffer_pool_size=2G\n"
+        ),
+        "{out}"
+    );
+
+    // A `|` block that is a script is not.
+    let file = small(
+        "  d:\n    image: mysql\n  r:\n    command: |\n      redis-server --maxmemory 1mb &\n      wait\n",
+    );
+    let err = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`c.yml`: cannot edit service `r`: its `command:` is a `|` block that runs a shell \
+         script; xzup edits flags only where they are the program's own arguments, never \
+         inside a script"
+    );
+    assert!(
+        err.hint().unwrap().ends_with("`--only server,db,web`"),
+        "{:?}",
+        err.hint()
+    );
 }
 
 #[test]
@@ -561,7 +622,10 @@ fn an_edit_that_would_reach_another_service_is_an_error_not_a_file() {
     target.resources.retain(|role, _| *role == Role::Server);
     target.mysql = None;
     target.redis = None;
-    let err = file.render(&small_roles(), &target).unwrap_err();
+    let err = file
+        .render(&small_roles(), &target)
+        .map(|r| r.file.text)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "rendering `c.yml` went wrong: `services.nginx.deploy.resources.limits.cpus` would \
@@ -580,7 +644,10 @@ fn an_alias_value_is_replaced_not_edited() {
     target.resources.retain(|role, _| *role == Role::Server);
     target.mysql = None;
     target.redis = None;
-    let out = file.render(&small_roles(), &target).unwrap();
+    let out = file
+        .render(&small_roles(), &target)
+        .map(|r| r.file.text)
+        .unwrap();
     assert!(
         out.contains("  nginx:\n    deploy:\n      resources:\n        limits: *lim\n"),
         "{out}"
@@ -670,6 +737,7 @@ fn empty_keys_and_no_final_newline_in_a_four_space_file() {
     let text = "services:\n    s:\n        image: s\n    w:\n        image: w\n    d:\n        command:\n        deploy:\n    r:\n        image: redis";
     let out = parse("c.yml", text)
         .render(&small_roles(), &high())
+        .map(|r| r.file.text)
         .unwrap();
     assert!(
         out.contains("    d:\n        command:\n            - --max_connections=2000\n            - --innodb_buffer_pool_size=2G\n            - --innodb_log_file_size=256M\n        deploy:\n            resources:\n                limits:\n                    cpus: '4'\n"),
@@ -687,6 +755,7 @@ fn crlf_files_stay_crlf() {
     let text = "services:\r\n  s:\r\n    image: s\r\n  w:\r\n    image: w\r\n  d:\r\n    image: d\r\n  r:\r\n    image: redis\r\n";
     let out = parse("c.yml", text)
         .render(&small_roles(), &high())
+        .map(|r| r.file.text)
         .unwrap();
     assert_eq!(
         out.matches('\n').count(),
@@ -701,7 +770,46 @@ fn a_document_marker_is_kept() {
     let text = "---\n# c\nservices:\n  s: {image: s}\n  w: {image: w}\n  d: {image: d}\n  r: {image: r}\n...\n";
     let out = parse("c.yml", text)
         .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
         .unwrap();
     assert!(out.starts_with("---\n# c\nservices:\n"), "{out}");
     assert!(out.ends_with("...\n"), "{out}");
+}
+
+#[test]
+fn folded_commands_are_edited_line_by_line() {
+    let text = "services:\n  s: {image: s}\n  w: {image: w}\n  d:\n    image: mysql\n    command: >\n      --character-set-server=utf8mb4\n      --max_connections=600\n  r:\n    image: redis\n    command: >-\n      redis-server\n      --requirepass pw\n      --maxmemory 256mb\n    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n";
+    let file = ComposeFile::parse(Path::new("/d/c.yml"), text.to_string()).unwrap();
+    let out = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text);
+    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out,
+        "services:\n  s: {image: s}\n  w: {image: w}\n  d:\n    image: mysql\n    command: >\n      --character-set-server=utf8mb4\n      --max_connections=2000\n      --innodb_buffer_pool_size=2G\n      --innodb_log_file_size=256M\n  r:\n    image: redis\n    command: >-\n      redis-server\n      --requirepass pw\n      --maxmemory 1536mb\n      --maxmemory-policy allkeys-lru\n      --save 900 1\n      --save 300 10\n      --save 60 10000\n    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n"
+    );
+}
+
+#[test]
+fn a_command_flag_from_a_variable_is_read_substituted_and_never_overwritten() {
+    let file = small(
+        "  d:\n    command: [\"--max_connections=${DB_CONN:-2000}\", \"--innodb_buffer_pool_size=${POOL:-1G}\"]\n  r:\n    image: redis\n",
+    );
+    let seen = file.observe(&small_roles()).unwrap();
+    assert_eq!(seen.mysql.max_connections, Some(2000));
+    assert_eq!(seen.mysql.innodb_buffer_pool_size.unwrap().text, "1G");
+    let err = file
+        .render(&small_roles(), &flags_only())
+        .map(|r| r.file.text)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`c.yml`: cannot edit service `d`: its `command:` word \
+         `--innodb_buffer_pool_size=${POOL:-1G}` takes its value from a variable"
+    );
+    assert!(
+        err.hint().unwrap().ends_with("`--only server,redis,web`"),
+        "{:?}",
+        err.hint()
+    );
 }

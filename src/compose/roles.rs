@@ -261,7 +261,9 @@ pub(crate) fn image_role(image: &str) -> Option<Role> {
 }
 
 /// The role of a `build:` service by the container ports it publishes (one role's ports
-/// only), else by its `container_name` when that is an upstream service name.
+/// only), else by its `container_name` when that is an upstream service name, else by the
+/// Dockerfile it builds from when that is one of upstream's (`Dockerfile-server`,
+/// `Dockerfile-web`: forks keep those names).
 fn build_role(svc: &Mapping, env: &Lazy<'_>) -> Option<(Role, Reason)> {
     let ports = container_ports(svc, env);
     let mut roles: Vec<Role> = ports
@@ -280,11 +282,24 @@ fn build_role(svc: &Mapping, env: &Lazy<'_>) -> Option<(Role, Reason)> {
         matched.dedup();
         return Some((*role, Reason::Ports { ports: matched }));
     }
-    let name = env.resolve(&svc.get("container_name").and_then(scalar_text)?);
-    Role::ALL
-        .into_iter()
-        .find(|r| r.default_service() == name)
-        .map(|role| (role, Reason::ContainerName { name }))
+    if let Some(name) = svc.get("container_name").and_then(scalar_text) {
+        let name = env.resolve(&name);
+        if let Some(role) = Role::ALL.into_iter().find(|r| r.default_service() == name) {
+            return Some((role, Reason::ContainerName { name }));
+        }
+    }
+    let dockerfile = svc
+        .get("build")
+        .and_then(Value::as_mapping)
+        .and_then(|b| b.get("dockerfile"))
+        .and_then(scalar_text)?;
+    let name = env.resolve(&dockerfile);
+    let role = match name.rsplit('/').next().unwrap_or(&name) {
+        "Dockerfile-server" => Role::Server,
+        "Dockerfile-web" => Role::Web,
+        _ => return None,
+    };
+    Some((role, Reason::Dockerfile { name }))
 }
 
 /// The container side of each `ports:` entry: `"8000"`, `"8000:8000"`,

@@ -142,6 +142,24 @@ fn local_builds_are_found_by_ports_then_container_name() {
 }
 
 #[test]
+fn a_local_build_without_ports_is_found_by_upstreams_dockerfile() {
+    let map = resolve_text(
+        "services:\n  console:\n    build:\n      context: .\n      dockerfile: Dockerfile-web\n    container_name: xz-console\n  api:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile-server\n  tools:\n    build:\n      dockerfile: Dockerfile-tools\n",
+    )
+    .unwrap();
+    assert_eq!(
+        shown(&map),
+        [
+            "server: api (by the Dockerfile `docker/Dockerfile-server` it builds from)",
+            "db: -",
+            "redis: -",
+            "web: console (by the Dockerfile `Dockerfile-web` it builds from)",
+        ]
+    );
+    assert_eq!(map.role_of("tools"), None);
+}
+
+#[test]
 fn ports_of_two_roles_name_none_and_the_image_wins_over_ports() {
     let map = resolve_text(
         "services:\n  both:\n    build: .\n    ports: [\"8000:8000\", \"8002:8002\"]\n    container_name: xiaozhi-esp32-server-web\n  built-db:\n    build: .\n    image: mariadb:11\n    ports: [\"8000:8000\"]\n",

@@ -1,8 +1,8 @@
 //! Where Compose would not apply a value as written (facts: the reference NOTES and the
 //! Compose sources):
-//! - `cpus:` / `mem_limit:` / `mem_reservation:` on a service beside `deploy.resources`:
-//!   compose-go (v2) rejects a service whose two values differ; Compose v1 applies both,
-//!   and which wins depends on the version.
+//! - `cpus:` / `mem_limit:` / `mem_reservation:` on a service beside a different
+//!   `deploy.resources` value: compose-go (v2) rejects the service; Compose v1 applies
+//!   both, and which wins depends on the version.
 //! - `deploy.resources.reservations.cpus`: outside swarm mode neither v1 nor v2 passes it
 //!   to Docker (there is no CPU reservation for a plain container); v1 says so itself.
 //! - a `limits:` with `cpus` but no `memory`: Compose v1 then creates the container with
@@ -14,6 +14,7 @@
 use serde_yaml_ng::Value;
 
 use super::read::{lookup, scalar_text, service};
+use super::resources::conflicts;
 use super::{ComposeFile, Warning};
 use crate::roles::RoleMap;
 
@@ -29,19 +30,12 @@ pub(crate) fn warnings(file: &ComposeFile, roles: &RoleMap) -> Vec<Warning> {
                 message,
             })
         };
-        for (key, deploy_key) in [
-            ("cpus", "deploy.resources.limits.cpus"),
-            ("mem_limit", "deploy.resources.limits.memory"),
-            ("mem_reservation", "deploy.resources.reservations.memory"),
-        ] {
-            if let Some(value) = svc.get(key) {
-                let shown = scalar_text(value).unwrap_or_else(|| "…".to_string());
-                warn(format!(
-                    "sets `{key}: {shown}` beside `{deploy_key}`: Compose v2 refuses a service \
-                     whose two values differ, and Compose v1 applies both; remove `{key}` and \
-                     size the service with `deploy.resources` only"
-                ));
-            }
+        for (key, old, deploy_key, new) in conflicts(file, svc) {
+            warn(format!(
+                "sets `{key}: {old}` beside `{deploy_key}: {new}`: Compose v2 refuses a \
+                 service whose two values differ, and Compose v1 applies both; remove `{key}` \
+                 or give both the same value"
+            ));
         }
         if let Some(value) = lookup(svc, &["deploy", "resources", "reservations", "cpus"]) {
             let shown = scalar_text(value).unwrap_or_else(|| "…".to_string());
@@ -91,20 +85,24 @@ mod tests {
     }
 
     #[test]
-    fn old_style_limits_beside_deploy() {
-        let got = warnings_of("services:\n  d:\n    mem_limit: 2g\n    cpus: 1.5\n");
-        assert_eq!(got.len(), 2);
+    fn old_style_limits_beside_different_deploy_values() {
+        // One form alone, or both alike, is fine for both Compose flavours.
+        assert_eq!(
+            warnings_of("services:\n  d:\n    mem_limit: 2g\n    cpus: 1.5\n"),
+            []
+        );
+        let alike = "services:\n  d:\n    mem_limit: 2g\n    deploy:\n      resources:\n        limits: {memory: 2048M}\n";
+        assert_eq!(warnings_of(alike), []);
+        let got = warnings_of(
+            "services:\n  d:\n    mem_limit: 2g\n    cpus: 1.5\n    deploy:\n      resources:\n        limits: {cpus: '2', memory: 2g}\n",
+        );
+        assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "d");
         assert_eq!(
             got[0].1,
-            "sets `cpus: 1.5` beside `deploy.resources.limits.cpus`: Compose v2 refuses a \
-             service whose two values differ, and Compose v1 applies both; remove `cpus` and \
-             size the service with `deploy.resources` only"
-        );
-        assert!(
-            got[1]
-                .1
-                .starts_with("sets `mem_limit: 2g` beside `deploy.resources.limits.memory`")
+            "sets `cpus: 1.5` beside `deploy.resources.limits.cpus: 2`: Compose v2 refuses a \
+             service whose two values differ, and Compose v1 applies both; remove `cpus` or \
+             give both the same value"
         );
     }
 
@@ -126,8 +124,9 @@ mod tests {
 
     #[test]
     fn merged_values_count() {
-        let got =
-            warnings_of("x: &old\n  mem_limit: 1g\nservices:\n  w:\n    <<: *old\n    image: x\n");
+        let got = warnings_of(
+            "x: &old\n  mem_limit: 1g\nservices:\n  w:\n    <<: *old\n    image: x\n    deploy: {resources: {limits: {memory: 2g}}}\n",
+        );
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "w");
     }

@@ -404,7 +404,7 @@ fn a_closed_stdout_does_not_stop_the_command_midway() {
         .success();
     assert!(
         out.stderr.ends_with(
-            "\nnote: secrets from `environment:` are shown as ******** on stdout; write the file with `-o FILE`\n"
+            "\nnote: secrets (passwords in `environment:`, commands and URLs) are shown as ******** on stdout; write the file with `-o FILE`\n"
         ),
         "{}",
         out.stderr
@@ -524,4 +524,111 @@ fn verbose_shows_each_docker_command_and_the_stderr_of_a_failed_one() {
         .run()
         .success();
     assert_eq!(out.stderr, "");
+}
+
+/// Issue 10, defect 4: secrets written in every YAML spelling are masked in `plan`,
+/// `render` stdout and both as JSON, found by the structure; names that merely contain
+/// the password (`xiaozhi-esp32-server`, with the password `xiaozhi`) are left whole.
+#[test]
+fn secrets_in_every_spelling_are_masked_and_names_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &crate::harness::repo_root().join("tests/xzup/corpus/23-secrets-every-form"),
+        dir.path(),
+    );
+    // As each is written in the file, and as it reads once decoded.
+    let secrets = [
+        "it''sS3cret",
+        "it'sS3cret",
+        "dq\\\"pw",
+        "dq\"pw",
+        "\\x53ecretToken",
+        "SecretToken",
+        "urlpass1",
+        "urlpass2",
+        "rq pass",
+        "ma5ter",
+    ];
+    for args in [
+        &["plan", "--tier", "high"][..],
+        &["plan", "--tier", "high", "--format", "json"],
+        &["render", "--tier", "high"],
+        &["render", "--tier", "high", "--format", "json"],
+    ] {
+        let out = xzup().cwd(dir.path()).args(args).run();
+        assert!(out.code == 0 || out.code == 2, "{args:?}: {}", out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        for secret in secrets {
+            assert!(!all.contains(secret), "{args:?} shows `{secret}`:\n{all}");
+        }
+        // `xiaozhi` is a password here; every occurrence left is part of a name.
+        let re = regex_lite::Regex::new(r"xiaozhi([^_\-]|$)").unwrap();
+        assert!(
+            !re.is_match(&all),
+            "{args:?} shows the password `xiaozhi`:\n{all}"
+        );
+        assert!(
+            !all.contains("********-esp32"),
+            "{args:?} damaged a name:\n{all}"
+        );
+        assert!(all.contains("xiaozhi-esp32-server-db"), "{args:?}:\n{all}");
+    }
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["render", "--tier", "high"])
+        .run()
+        .success();
+    insta::assert_snapshot!(out.stdout);
+}
+
+/// Issue 10, defect 12: a source already named for the tier is the file `apply` replaces;
+/// the plan says so instead of "write X … X is left as it is".
+#[test]
+fn plan_says_a_source_named_for_the_tier_is_replaced() {
+    let dir = deployment("offline");
+    std::fs::rename(
+        dir.path().join("docker-compose-offline.yml"),
+        dir.path().join("docker-compose-high.yml"),
+    )
+    .unwrap();
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["-f", "docker-compose-high.yml", "plan", "--tier", "high"])
+        .run()
+        .success();
+    let step: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("write compose"))
+        .take(3)
+        .collect();
+    assert_eq!(
+        step,
+        [
+            "  4. write compose  replace docker-compose-high.yml (the source) with the new file",
+            "                    the current docker-compose-high.yml is kept aside as docker-compose-high.yml.xzup-quarantine-<time>",
+            "                    and in the run's record (.xzup/runs/<run>/previous-compose.yml): a rollback puts it back",
+        ],
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("is left as it is"), "{}", out.stdout);
+
+    // Beside another source, a different file already at the target is named too.
+    let dir = deployment("offline");
+    std::fs::write(dir.path().join("docker-compose-high.yml"), "# old render\n").unwrap();
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "high"])
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains(
+            "docker-compose-offline.yml is left as it is\n                    the different \
+             docker-compose-high.yml already there is kept aside as \
+             docker-compose-high.yml.xzup-quarantine-<time>\n"
+        ),
+        "{}",
+        out.stdout
+    );
 }

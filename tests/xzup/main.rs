@@ -8,6 +8,7 @@ mod stack;
 
 mod backup;
 mod cli;
+mod corpus;
 mod e2e_data;
 mod e2e_driver;
 mod e2e_partial;
