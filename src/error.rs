@@ -21,6 +21,9 @@ pub enum Error {
     Lock(#[from] crate::lock::LockError),
     #[error(transparent)]
     Deployment(#[from] crate::deployment::DeploymentError),
+    /// An output path on the command line that would replace what must not be replaced.
+    #[error(transparent)]
+    Output(#[from] crate::outpath::OutputError),
     /// Boxed: its variants carry several messages, and every `Result` pays for the largest.
     #[error(transparent)]
     Upgrade(Box<crate::upgrade::UpgradeError>),
@@ -73,6 +76,7 @@ impl Error {
             Error::Journal(e) => e.hint(),
             Error::Lock(e) => e.hint(),
             Error::Deployment(e) => e.hint(),
+            Error::Output(e) => e.hint(),
             Error::Upgrade(e) => e.hint(),
             Error::Usage { hint, .. } | Error::Other { hint, .. } => hint.clone(),
             Error::Io { .. } => None,
@@ -83,6 +87,8 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
+            Error::Output(crate::outpath::OutputError::Io { .. }) => ExitStatus::Failure,
+            Error::Output(_) => ExitStatus::Usage,
             Error::Deployment(e) if e.is_usage() => ExitStatus::Usage,
             Error::Compose(e) if e.is_usage() => ExitStatus::Usage,
             // Ctrl-C during `backup`, `backups verify` or `restore` (an upgrade's own

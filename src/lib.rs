@@ -19,6 +19,7 @@ pub(crate) mod host;
 pub(crate) mod interrupt;
 pub(crate) mod journal;
 pub mod lock;
+pub(crate) mod outpath;
 pub(crate) mod plan;
 pub(crate) mod printer;
 pub(crate) mod roles;

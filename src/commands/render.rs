@@ -13,6 +13,7 @@ use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::fsutil;
+use crate::outpath;
 use crate::plan::target_file_name;
 use crate::printer::Printer;
 use crate::secrets::MASK;
@@ -31,10 +32,18 @@ pub(crate) fn run(
     let only = super::plan::choose(&only, &roles)?;
     let output = compose.render(&roles, &tier.target(&only))?;
     let rendered = output.file.text.clone();
-    let out_path = args
-        .output
-        .as_deref()
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    // `-o FILE` is checked before anything is written: a regular file (new, or not the
+    // source), never in a data path, never a directory, device, FIFO or socket.
+    let out = match &args.output {
+        Some(arg) => {
+            let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+            let data = super::data_paths(&deployment, &compose, &roles, &[], &docker)?;
+            let protected = outpath::Protected::new(&data, &deployment.state_dir());
+            Some(outpath::check_file("-o", arg, &compose.path, &protected)?)
+        }
+        None => None,
+    };
+    let out_path = out.as_ref().map(|o| o.path.clone());
     let checked_path = out_path
         .clone()
         .unwrap_or_else(|| deployment.dir.join(target_file_name(&tier.name)));
@@ -61,12 +70,6 @@ pub(crate) fn run(
         }
         return Ok(ExitStatus::Success);
     };
-    if path == compose.path {
-        return Err(Error::Usage {
-            message: format!("`{}` is the source compose file", path.display()),
-            hint: Some("xzup never modifies the source file: pass another `-o FILE`".into()),
-        });
-    }
     let report = |action, kept_previous_as| RenderReport {
         tier: &tier.name,
         action,
@@ -74,7 +77,11 @@ pub(crate) fn run(
         kept_previous_as,
         compose: None,
     };
-    if std::fs::read_to_string(&path).is_ok_and(|old| old == rendered) {
+    let out = out.expect("a path to write");
+    let old = out
+        .read_existing()
+        .map_err(|e| Error::io("read", &path, e))?;
+    if old.is_some_and(|old| old == rendered.as_bytes()) {
         printer.info(format_args!("{} is up to date", path.display()));
         if printer.is_json() {
             printer.json(&report(Action::UpToDate, None));

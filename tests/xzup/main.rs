@@ -14,5 +14,6 @@ mod e2e_driver;
 mod e2e_partial;
 mod e2e_upgrade;
 mod journal;
+mod paths;
 mod roles;
 mod tiers;

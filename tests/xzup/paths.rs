@@ -1,0 +1,247 @@
+//! Paths the operator names (`render -o`, `--backup-dir`, `backup --out`) and xzup's own
+//! state files when they are damaged: issue 10, defects 1, 7, 9, 10, 11 and 12. Each case
+//! ends with an exact outcome and, for a refusal, proof that nothing on disk changed. No
+//! Docker engine needed.
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::cli::xzup;
+use crate::harness::{Outcome, Xzup, copy_tree, example};
+
+/// A temp copy of `examples/offline` at `TMP/d`, with a small MySQL datadir.
+fn deployment() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    copy_tree(&example("offline"), &dir);
+    let db = dir.join("mysql/data");
+    fs::create_dir_all(db.join("xiaozhi_esp32_server")).unwrap();
+    fs::write(db.join("ibdata1"), "innodb pages").unwrap();
+    fs::write(db.join("xiaozhi_esp32_server/ai_agent.ibd"), "rows").unwrap();
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o755)).unwrap();
+    (tmp, dir)
+}
+
+/// Every entry under `root` (symlinks not followed): its type, mode and content or link
+/// target. Equal before and after proves a command changed nothing there.
+fn snapshot(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let mode = meta.mode() & 0o7777;
+        let t = meta.file_type();
+        if t.is_symlink() {
+            out.push(format!(
+                "{rel} link -> {}",
+                fs::read_link(&path).unwrap().display()
+            ));
+        } else if t.is_dir() {
+            out.push(format!("{rel} dir {mode:o}"));
+            for e in fs::read_dir(&path).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        } else if t.is_file() {
+            let bytes = fs::read(&path).unwrap();
+            out.push(format!(
+                "{rel} file {mode:o} {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        } else {
+            out.push(format!("{rel} special {mode:o} ino {}", meta.ino()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs with a deadline: a command that would block (a FIFO opened for reading) is killed
+/// and the test fails, rather than hanging the suite.
+fn run_within(x: Xzup, limit: Duration) -> Outcome {
+    let mut child = x.spawn();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let out = Outcome::of(child);
+            panic!("xzup still ran after {limit:?}: {out:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Outcome::of(child)
+}
+
+fn render_o(dir: &Path, cwd: &Path, out: &str) -> Outcome {
+    run_within(
+        xzup()
+            .cwd(cwd)
+            .args(["-C"])
+            .args([dir])
+            .args(["render", "--tier", "high", "-o", out]),
+        Duration::from_secs(20),
+    )
+}
+
+/// Stderr without the tier's warnings, the temp dir replaced.
+fn error_of(out: &Outcome, tmp: &Path) -> String {
+    out.stderr
+        .replace(&tmp.display().to_string(), "[TMP]")
+        .lines()
+        .filter(|l| !l.starts_with("warning: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const RENDER_HINT: &str = "hint: `-o` writes a regular file: pass a new path, or a compose file other than the source, outside the data paths (`xzup plan` lists them); without `-o` the file is printed on stdout (secrets masked). Nothing was changed";
+
+#[test]
+fn render_o_never_replaces_a_data_dir_or_writes_into_one() {
+    let (tmp, dir) = deployment();
+    let before = snapshot(tmp.path());
+    let out = render_o(&dir, &dir, "mysql/data").code(64);
+    assert_eq!(
+        error_of(&out, tmp.path()),
+        format!(
+            "error: `-o mysql/data`: [TMP]/d/mysql/data is a directory, not a regular file\n{RENDER_HINT}"
+        )
+    );
+    let out = render_o(&dir, &dir, "mysql/data/high.yml").code(64);
+    assert_eq!(
+        error_of(&out, tmp.path()),
+        format!(
+            "error: `-o mysql/data/high.yml`: [TMP]/d/mysql/data/high.yml is inside the data path `mysql/data` ([TMP]/d/mysql/data)\n{RENDER_HINT}"
+        )
+    );
+    // Through `..` and through a symlink: the place it names is what counts.
+    symlink(dir.join("uploadfile"), tmp.path().join("up")).unwrap();
+    let before_link = snapshot(tmp.path());
+    let out = render_o(&dir, tmp.path(), "up/x.yml").code(64);
+    assert!(
+        out.stderr.contains("is inside the data path `uploadfile`"),
+        "{}",
+        out.stderr
+    );
+    let out = render_o(&dir, &dir, "backups/../mysql/data/x.yml").code(64);
+    assert!(
+        out.stderr.contains("inside the data path `mysql/data`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(tmp.path()), before_link, "nothing changed");
+    fs::remove_file(tmp.path().join("up")).unwrap();
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn render_o_never_replaces_the_source_by_another_name() {
+    let (tmp, dir) = deployment();
+    fs::hard_link(
+        dir.join("docker-compose-offline.yml"),
+        tmp.path().join("hard.yml"),
+    )
+    .unwrap();
+    symlink(
+        dir.join("docker-compose-offline.yml"),
+        tmp.path().join("soft.yml"),
+    )
+    .unwrap();
+    let before = snapshot(tmp.path());
+    for arg in [
+        "d/../d/docker-compose-offline.yml",
+        "./d/docker-compose-offline.yml",
+        "hard.yml",
+        "soft.yml",
+    ] {
+        let out = render_o(&dir, tmp.path(), arg).code(64);
+        assert_eq!(
+            error_of(&out, tmp.path()),
+            format!(
+                "error: `-o {arg}` is the source compose file [TMP]/d/docker-compose-offline.yml\n{RENDER_HINT}"
+            ),
+        );
+    }
+    assert_eq!(snapshot(tmp.path()), before, "nothing changed");
+}
+
+#[test]
+fn render_o_refuses_fifos_devices_and_sockets_without_hanging() {
+    let (tmp, dir) = deployment();
+    let fifo = tmp.path().join("pipe.yml");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let socket = tmp.path().join("sock.yml");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    symlink("/dev/null", tmp.path().join("null.yml")).unwrap();
+    symlink(&fifo, tmp.path().join("to-pipe.yml")).unwrap();
+    let before = snapshot(tmp.path());
+    let null_before = fs::symlink_metadata("/dev/null").unwrap();
+    for (arg, what) in [
+        ("pipe.yml", "[TMP]/pipe.yml is a FIFO (named pipe)"),
+        ("sock.yml", "[TMP]/sock.yml is a socket"),
+        ("null.yml", "[TMP]/null.yml is a symlink to a device"),
+        (
+            "to-pipe.yml",
+            "[TMP]/to-pipe.yml is a symlink to a FIFO (named pipe)",
+        ),
+        ("/dev/null", "/dev/null is a device"),
+        // The test's stdout is a pipe: `/dev/stdout` leads to it.
+        (
+            "/dev/stdout",
+            "/dev/stdout is a symlink to a FIFO (named pipe)",
+        ),
+    ] {
+        let out = render_o(&dir, tmp.path(), arg).code(64);
+        assert_eq!(
+            error_of(&out, tmp.path()),
+            format!("error: `-o {arg}`: {what}, not a regular file\n{RENDER_HINT}"),
+        );
+    }
+    assert_eq!(snapshot(tmp.path()), before, "nothing changed");
+    let null_after = fs::symlink_metadata("/dev/null").unwrap();
+    assert!(null_after.file_type().is_char_device());
+    assert_eq!(
+        null_after.ino(),
+        null_before.ino(),
+        "/dev/null is the host's own"
+    );
+}
+
+#[test]
+fn render_o_writes_a_new_file_and_keeps_a_replaced_regular_one() {
+    let (tmp, dir) = deployment();
+    // Relative to the current directory, like any command-line tool.
+    let out = render_o(&dir, tmp.path(), "new.yml").success();
+    assert_eq!(
+        error_of(&out, tmp.path()),
+        "wrote [TMP]/new.yml for tier `high`"
+    );
+    let written = fs::read_to_string(tmp.path().join("new.yml")).unwrap();
+    assert!(
+        written.contains("MYSQL_ROOT_PASSWORD=123456"),
+        "the real file, unmasked"
+    );
+    // An existing regular file that is not the source, through a symlink: the link is
+    // moved aside, the file it pointed to is untouched.
+    fs::write(tmp.path().join("old.yml"), "old").unwrap();
+    symlink(tmp.path().join("old.yml"), tmp.path().join("via.yml")).unwrap();
+    let out = render_o(&dir, tmp.path(), "via.yml").success();
+    assert!(
+        error_of(&out, tmp.path())
+            .starts_with("kept the previous file as [TMP]/via.yml.xzup-quarantine-"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("old.yml")).unwrap(),
+        "old"
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("via.yml")).unwrap(),
+        written
+    );
+    let out = render_o(&dir, tmp.path(), "via.yml").success();
+    assert_eq!(error_of(&out, tmp.path()), "[TMP]/via.yml is up to date");
+}
