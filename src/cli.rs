@@ -120,7 +120,10 @@ pub struct TierArgs {
 pub struct RenderArgs {
     #[command(flatten)]
     pub target: TierArgs,
-    /// Write to FILE instead of stdout (atomically).
+    /// Write to FILE instead of stdout (atomically). A relative path is relative to the
+    /// current directory. FILE is a new path or a regular file other than the source (kept
+    /// aside as `FILE.xzup-quarantine-TIME`), never a directory, device, FIFO or socket, nor
+    /// inside a data path.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -229,7 +232,8 @@ pub struct UnlockArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Backup options")]
 pub struct BackupOptions {
-    /// Directory for archives [default: DIR/backups].
+    /// Directory for archives [default: DIR/backups]. A relative path is relative to the
+    /// current directory (not to `-C DIR`); never a data path or inside one.
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
     /// gzip level, 1 (fast) to 9 (small).
@@ -245,7 +249,8 @@ pub struct BackupOptions {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// The archive to write [default: BACKUP_DIR/backup-YYYYMMDD-HHMMSS.tar.gz].
+    /// The archive to write [default: BACKUP_DIR/backup-YYYYMMDD-HHMMSS.tar.gz]. A relative
+    /// path is relative to the current directory; never inside a data path.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -276,7 +281,8 @@ pub enum BackupsCommand {
 
 #[derive(Debug, Args)]
 pub struct BackupDirArg {
-    /// Directory for archives [default: DIR/backups].
+    /// Directory for archives [default: DIR/backups]. A relative path is relative to the
+    /// current directory (not to `-C DIR`); never a data path or inside one.
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
 }

@@ -44,13 +44,26 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Creates `dir` (and its parents) and makes it owner-only (0700).
+/// Creates `dir` and any missing parents owner-only (0700). A directory that already
+/// exists is left as it is: xzup never changes the mode of a directory it did not create
+/// (`--backup-dir` may name the operator's own, or by mistake a data dir).
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && fs::symlink_metadata(p).is_err())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+    // The mode asked for is filtered by the umask: set it on what was created.
+    for created in missing {
+        fs::set_permissions(created, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -137,8 +150,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".xzup/runs");
         ensure_private_dir(&state).unwrap();
-        let mode = fs::metadata(&state).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(
+            mode(&dir.path().join(".xzup")),
+            0o700,
+            "a parent it created too"
+        );
+    }
+
+    #[test]
+    fn private_dir_leaves_an_existing_dir_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = dir.path().join("mine");
+        fs::create_dir(&mine).unwrap();
+        fs::set_permissions(&mine, fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_private_dir(&mine).unwrap();
+        ensure_private_dir(&mine.join("new")).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&mine), 0o755);
+        assert_eq!(mode(&mine.join("new")), 0o700);
     }
 
     #[test]

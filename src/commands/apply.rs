@@ -21,6 +21,7 @@ pub(crate) fn run(
         compose,
         roles,
         plan,
+        backup_dir,
     } = super::plan::compute(opts, &args.target, backup_dir)?;
     if args.dry_run {
         super::plan::print(printer, &plan);
@@ -42,12 +43,10 @@ pub(crate) fn run(
         force: args.force,
         pull: args.pull,
         backup: BackupSettings {
-            dir: args
-                .backup
-                .backup_dir
-                .clone()
-                .map(|d| deployment.resolve(&d))
-                .unwrap_or_else(|| crate::backup::DEFAULT_DIR.into()),
+            dir: match args.backup.backup_dir {
+                Some(_) => backup_dir,
+                None => crate::backup::DEFAULT_DIR.into(),
+            },
             level: args.backup.level,
             include: args.backup.include.clone(),
             verify: !args.backup.no_verify,

@@ -57,13 +57,14 @@ pub(crate) fn run(
             hint: Some("name what to back up with `--include PATH`".into()),
         });
     }
-    let backup_dir = options
-        .backup_dir
-        .as_deref()
-        .map(|d| deployment.resolve(d))
-        .unwrap_or_else(|| deployment.backups_dir());
+    // Both checked before anything is created: never in a data path, never a chmod of a
+    // directory xzup did not create.
+    let backup_dir = super::backup_dir(&deployment, &paths, options.backup_dir.as_deref())?;
     let out = match &args.out {
-        Some(out) => super::absolute(out)?,
+        Some(out) => {
+            let protected = crate::outpath::Protected::new(&paths, &deployment.state_dir());
+            crate::outpath::check_archive("--out", out, &protected)?
+        }
         None => backup_dir.join(backup::archive_name(&chrono::Utc::now())),
     };
     if out.starts_with(&backup_dir) {

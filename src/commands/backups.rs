@@ -28,10 +28,12 @@ pub(crate) fn run(
     }
 }
 
+/// `--backup-dir DIR` resolved as `backup` and `apply` resolve it (relative to the current
+/// directory), else `DIR/backups`.
 fn backup_dir(deployment: &Deployment, arg: &BackupDirArg) -> PathBuf {
     arg.backup_dir
         .as_deref()
-        .map(|d| deployment.resolve(d))
+        .map(|d| crate::outpath::resolve(d).unwrap_or_else(|_| d.to_path_buf()))
         .unwrap_or_else(|| deployment.backups_dir())
 }
 

@@ -107,6 +107,21 @@ pub(crate) fn absolute(path: &Path) -> Result<PathBuf, Error> {
     std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
 }
 
+/// Where archives go: `--backup-dir DIR` resolved as every output path is (relative to the
+/// current directory, `..` and symlinks resolved) and refused when it is, or lies in, a data
+/// path or a compose file of the deployment; else `DIR/backups`.
+pub(crate) fn backup_dir(
+    deployment: &crate::deployment::Deployment,
+    data: &crate::datapath::DataPaths,
+    arg: Option<&Path>,
+) -> Result<PathBuf, Error> {
+    let protected = crate::outpath::Protected::new(data, &deployment.state_dir());
+    match arg {
+        Some(arg) => Ok(crate::outpath::check_dir("--backup-dir", arg, &protected)?),
+        None => Ok(deployment.backups_dir()),
+    }
+}
+
 /// A path for people: relative to the deployment dir when inside it, in backticks.
 pub(crate) fn display(dir: &Path, path: &Path) -> String {
     format!("`{}`", crate::plan::display_rel(dir, path))

@@ -65,6 +65,8 @@ pub(crate) struct Planned {
     pub compose: ComposeFile,
     pub roles: RoleMap,
     pub plan: Plan,
+    /// Where the run's archive goes (`--backup-dir`, checked; else `DIR/backups`).
+    pub backup_dir: std::path::PathBuf,
 }
 
 /// Opens the deployment and computes the plan for `target`.
@@ -82,9 +84,7 @@ pub(crate) fn compute(
     choose(&only, &roles)?;
     let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
     let data_paths = super::data_paths(&deployment, &compose, &roles, &[], &docker)?;
-    let backup_dir = backup_dir
-        .map(|d| deployment.resolve(d))
-        .unwrap_or_else(|| deployment.backups_dir());
+    let backup_dir = super::backup_dir(&deployment, &data_paths, backup_dir)?;
     let archive = backup_dir.join(backup::archive_name(&chrono::Utc::now()));
     let host = super::engine_host();
     let plan = plan::build(PlanInput {
@@ -104,6 +104,7 @@ pub(crate) fn compute(
         compose,
         roles,
         plan,
+        backup_dir,
     })
 }
 

@@ -245,3 +245,103 @@ fn render_o_writes_a_new_file_and_keeps_a_replaced_regular_one() {
     let out = render_o(&dir, tmp.path(), "via.yml").success();
     assert_eq!(error_of(&out, tmp.path()), "[TMP]/via.yml is up to date");
 }
+
+fn backup(dir: &Path, cwd: &Path, args: &[&str]) -> Outcome {
+    xzup()
+        .cwd(cwd)
+        .args(["-C"])
+        .args([dir])
+        .args(["backup", "--no-verify"])
+        .args(args)
+        .run()
+}
+
+const BACKUP_DIR_HINT: &str = "hint: put archives in a directory of their own outside the data paths and compose files (the default is DIR/backups). Nothing was changed";
+
+#[test]
+fn backup_dir_never_changes_a_data_dir() {
+    let (tmp, dir) = deployment();
+    let before = snapshot(tmp.path());
+    for (arg, what) in [
+        (
+            "mysql/data",
+            "[TMP]/d/mysql/data is the data path `mysql/data`",
+        ),
+        (
+            "backups/../mysql/data/x",
+            "[TMP]/d/mysql/data/x is inside the data path `mysql/data`",
+        ),
+        (
+            "docker-compose-offline.yml",
+            "[TMP]/d/docker-compose-offline.yml is the compose file `docker-compose-offline.yml`",
+        ),
+    ] {
+        let out = backup(&dir, &dir, &["--backup-dir", arg]).code(64);
+        let holder = if arg.starts_with("docker") {
+            "[TMP]/d/docker-compose-offline.yml"
+        } else {
+            "[TMP]/d/mysql/data"
+        };
+        assert_eq!(
+            error_of(&out, tmp.path()),
+            format!("error: `--backup-dir {arg}`: {what} ({holder})\n{BACKUP_DIR_HINT}")
+        );
+        // `apply` (and its dry run) refuses it as well, before the lock or the engine.
+        let out = xzup()
+            .cwd(&dir)
+            .args(["-C"])
+            .args([&dir])
+            .args(["apply", "--tier", "high", "--dry-run", "--backup-dir", arg])
+            .run()
+            .code(64);
+        assert!(
+            out.stderr.contains(what.split(" is ").nth(1).unwrap()),
+            "{}",
+            out.stderr
+        );
+    }
+    let out = backup(&dir, &dir, &["--out", "mysql/data/b.tar.gz"]).code(64);
+    assert!(
+        out.stderr.contains(
+            "[TMP]/d/mysql/data/b.tar.gz is inside the data path `mysql/data`"
+                .replace("[TMP]", &tmp.path().display().to_string())
+                .as_str()
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(tmp.path()), before, "no mode, no file changed");
+}
+
+#[test]
+fn backup_dir_is_relative_to_the_current_dir_and_keeps_its_mode() {
+    let (tmp, dir) = deployment();
+    let mine = tmp.path().join("mine");
+    fs::create_dir(&mine).unwrap();
+    fs::set_permissions(&mine, fs::Permissions::from_mode(0o755)).unwrap();
+    // Run from TMP with `-C d`: `mine` is TMP/mine, as for `--out` and `render -o`.
+    let out = backup(&dir, tmp.path(), &["--backup-dir", "mine"]).success();
+    let archives: Vec<String> = fs::read_dir(&mine)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(archives.len(), 1, "{archives:?} {}", out.stderr);
+    assert!(archives[0].starts_with("backup-") && archives[0].ends_with(".tar.gz"));
+    assert!(!dir.join("mine").exists(), "not relative to -C DIR");
+    assert_eq!(
+        fs::metadata(&mine).unwrap().mode() & 0o777,
+        0o755,
+        "the operator's own directory keeps its mode"
+    );
+    // One xzup creates is owner-only.
+    backup(&dir, tmp.path(), &["--backup-dir", "new/sub"]).success();
+    for created in ["new", "new/sub"] {
+        assert_eq!(
+            fs::metadata(tmp.path().join(created)).unwrap().mode() & 0o777,
+            0o700
+        );
+    }
+    // `--out` resolves the same way.
+    backup(&dir, tmp.path(), &["--out", "one.tar.gz"]).success();
+    assert!(tmp.path().join("one.tar.gz").is_file());
+}
