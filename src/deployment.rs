@@ -59,6 +59,8 @@ pub enum DeploymentError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error(transparent)]
     Tiers(#[from] crate::tiers::TiersError),
     #[error(transparent)]
     Compose(#[from] compose::ComposeError),
@@ -80,6 +82,7 @@ impl DeploymentError {
                     .into(),
             ),
             DeploymentError::Io { .. } => None,
+            DeploymentError::State(e) => e.hint(),
             DeploymentError::Tiers(e) => e.hint(),
             DeploymentError::Compose(e) => e.hint(),
         }
@@ -121,6 +124,19 @@ impl Deployment {
     /// Opens `opts.dir`: checks it exists, reads `xzup.toml` and the state, and the
     /// operator's role mappings (`xzup.toml` first, then `--service`).
     pub fn open(opts: &DeploymentOptions) -> Result<Deployment> {
+        let (deployment, state) = Deployment::open_despite_state(opts)?;
+        match state {
+            Some(e) => Err(e.into()),
+            None => Ok(deployment),
+        }
+    }
+
+    /// Like [`Deployment::open`], but a damaged `state.json` is handed back beside a
+    /// deployment with the default state, for what can go on without it (`history`). `.xzup`
+    /// that is not a directory still fails: nothing of xzup's can be read there.
+    pub fn open_despite_state(
+        opts: &DeploymentOptions,
+    ) -> Result<(Deployment, Option<state::StateError>)> {
         let dir = std::path::absolute(&opts.dir)
             .map_err(|e| DeploymentError::io("resolve", &opts.dir, e))?;
         if !dir.is_dir() {
@@ -129,16 +145,20 @@ impl Deployment {
             });
         }
         let config = read_config(&dir)?;
-        let state = State::load(&dir)
-            .map_err(|e| DeploymentError::io("read", state::state_dir(&dir), e))?;
+        let (state, damaged) = match State::load(&dir) {
+            Ok(state) => (state, None),
+            Err(e @ state::StateError::Damaged { .. }) => (State::default(), Some(e)),
+            Err(e) => return Err(e.into()),
+        };
         let overrides = overrides(&config, &opts.services)?;
-        Ok(Deployment {
+        let deployment = Deployment {
             dir,
             config,
             state,
             overrides,
             opts: opts.clone(),
-        })
+        };
+        Ok((deployment, damaged))
     }
 
     /// `DIR/.xzup`

@@ -29,19 +29,66 @@ pub fn state_dir(deployment_dir: &Path) -> PathBuf {
     deployment_dir.join(STATE_DIR)
 }
 
+/// Why the state could not be read. Every command that opens the deployment reads it, so
+/// each says which file and that moving it aside is safe.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Not JSON, or not the shape of [`State`].
+    #[error("xzup's state file `{}` is damaged: {reason}", path.display())]
+    Damaged { path: PathBuf, reason: String },
+    /// `.xzup` is there but is not a directory.
+    #[error("`{}` is not a directory, but xzup keeps its state (state.json, the lock, the runs' journals) in a directory of that name", path.display())]
+    NotADir { path: PathBuf },
+    #[error("cannot read xzup's state file `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StateError {
+    /// What to do, and what moving the file aside costs.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StateError::Damaged { path, .. } => Some(format!(
+                "moving it aside is safe (`mv {0} {0}.damaged`): it only remembers which compose \
+                 file xzup last activated and its tier. Without it xzup finds the compose file by \
+                 its default names (or `-f FILE`) until the next apply writes a new one; runs, \
+                 journals, the lock and backups are kept",
+                path.display()
+            )),
+            StateError::NotADir { path } => Some(format!(
+                "moving it aside is safe (`mv {0} {0}.moved`): xzup did not write it, so no state, \
+                 journal or lock of xzup is lost; the next apply creates the directory",
+                path.display()
+            )),
+            StateError::Io { .. } => None,
+        }
+    }
+}
+
 impl State {
     /// The saved state, or the default when none was saved yet.
-    pub fn load(deployment_dir: &Path) -> io::Result<State> {
-        let path = state_dir(deployment_dir).join(STATE_FILE);
+    pub fn load(deployment_dir: &Path) -> Result<State, StateError> {
+        let dir = state_dir(deployment_dir);
+        if let Ok(meta) = std::fs::metadata(&dir)
+            && !meta.is_dir()
+        {
+            return Err(StateError::NotADir { path: dir });
+        }
+        let path = dir.join(STATE_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} is not valid: {e}", path.display()),
-                )
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Damaged {
+                path,
+                reason: e.to_string(),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(e),
+            Err(e) if e.kind() == io::ErrorKind::IsADirectory => Err(StateError::Damaged {
+                path,
+                reason: "it is a directory".into(),
+            }),
+            Err(source) => Err(StateError::Io { path, source }),
         }
     }
 

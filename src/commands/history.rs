@@ -13,7 +13,14 @@ use crate::lock;
 use crate::printer::{Printer, Style};
 
 pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitStatus> {
-    let deployment = Deployment::open(opts)?;
+    // The runs are read from their journals: a damaged state.json is said, not fatal.
+    let (deployment, damaged) = Deployment::open_despite_state(opts)?;
+    if let Some(e) = &damaged {
+        match e.hint() {
+            Some(hint) => printer.warn(format_args!("{e}\n  hint: {hint}")),
+            None => printer.warn(e),
+        }
+    }
     let state_dir = deployment.state_dir();
     let listing = journal::list(&state_dir)?;
     // An in-progress run is running when someone holds the lock, else it was interrupted.

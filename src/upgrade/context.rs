@@ -265,7 +265,7 @@ impl Ctx<'_> {
             dir: crate::state::state_dir(&self.dir),
             source,
         };
-        let mut state = State::load(&self.dir).map_err(failed)?;
+        let mut state = State::load(&self.dir).map_err(|e| failed(std::io::Error::other(e)))?;
         change(&mut state);
         state.save(&self.dir).map_err(failed)
     }

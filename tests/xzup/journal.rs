@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::harness::Xzup;
 
 /// An upgrade that went through: low → high.
-const SUCCEEDED: &str = r#"{
+pub(crate) const SUCCEEDED: &str = r#"{
   "schema": 1,
   "id": "20261124-100000-apply-high",
   "kind": "apply",
@@ -71,7 +71,7 @@ const ROLLED_BACK: &str = r#"{
 "#;
 
 /// An upgrade killed during its backup.
-const INTERRUPTED: &str = r#"{
+pub(crate) const INTERRUPTED: &str = r#"{
   "schema": 1,
   "id": "20261126-080000-apply-ultra",
   "kind": "apply",
@@ -89,7 +89,7 @@ const INTERRUPTED: &str = r#"{
 }
 "#;
 
-const SUCCEEDED_TEXT: &str = "\
+pub(crate) const SUCCEEDED_TEXT: &str = "\
 2026-11-24 10:00:00  apply  low → high  succeeded
   run       20261124-100000-apply-high
   steps     preflight 0.8s, down 2.2s, backup 3.4s, write-compose 0.1s, up 12.0s, verify 30.5s, commit 0.1s
@@ -109,7 +109,7 @@ const ROLLED_BACK_TEXT: &str = "\
 ";
 
 /// Writes `journal` as `DIR/.xzup/runs/<id>/journal.json`.
-fn put_journal(dir: &Path, id: &str, journal: &str) {
+pub(crate) fn put_journal(dir: &Path, id: &str, journal: &str) {
     let run_dir = dir.join(".xzup/runs").join(id);
     fs::create_dir_all(&run_dir).unwrap();
     fs::write(run_dir.join("journal.json"), journal).unwrap();

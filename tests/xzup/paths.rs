@@ -345,3 +345,89 @@ fn backup_dir_is_relative_to_the_current_dir_and_keeps_its_mode() {
     backup(&dir, tmp.path(), &["--out", "one.tar.gz"]).success();
     assert!(tmp.path().join("one.tar.gz").is_file());
 }
+
+/// Every command that reads `.xzup/state.json`, as the operator types it.
+const STATE_READERS: [&[&str]; 10] = [
+    &["status"],
+    &["plan", "--tier", "high"],
+    &["render", "--tier", "high"],
+    &["apply", "--tier", "high", "--dry-run"],
+    &["apply", "--tier", "high"],
+    &["resume"],
+    &["rollback"],
+    &["unlock"],
+    &["backup"],
+    &["backups", "list"],
+];
+
+#[test]
+fn a_damaged_state_file_is_named_and_moving_it_aside_is_safe() {
+    for damage in ["{ not json", r#"{"active_compose": 7}"#, "[]"] {
+        let (tmp, dir) = deployment();
+        crate::journal::put_journal(
+            &dir,
+            "20261124-100000-apply-high",
+            crate::journal::SUCCEEDED,
+        );
+        fs::write(dir.join(".xzup/state.json"), damage).unwrap();
+        let before = snapshot(tmp.path());
+        let state = dir.join(".xzup/state.json").display().to_string();
+        let hint = format!(
+            "hint: moving it aside is safe (`mv {state} {state}.damaged`): it only remembers which \
+             compose file xzup last activated and its tier. Without it xzup finds the compose file \
+             by its default names (or `-f FILE`) until the next apply writes a new one; runs, \
+             journals, the lock and backups are kept"
+        );
+        for args in STATE_READERS {
+            let out = xzup().args(["-C"]).args([&dir]).args(args).run().code(1);
+            let lines: Vec<&str> = out.stderr.lines().collect();
+            assert!(
+                lines[0].starts_with(&format!("error: xzup's state file `{state}` is damaged: ")),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert_eq!(lines[1..], [hint.as_str()], "{args:?}");
+        }
+        // `history` still lists the runs, and says the same.
+        let out = xzup()
+            .env("TZ", "UTC")
+            .args(["-C"])
+            .args([&dir])
+            .args(["history"])
+            .run()
+            .success();
+        assert_eq!(out.stdout, crate::journal::SUCCEEDED_TEXT);
+        assert!(
+            out.stderr.starts_with(&format!(
+                "warning: xzup's state file `{state}` is damaged: "
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.ends_with(&format!("\n  {hint}\n")),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(snapshot(tmp.path()), before, "nothing changed");
+    }
+}
+
+#[test]
+fn a_file_named_xzup_is_named_and_moving_it_aside_is_safe() {
+    let (tmp, dir) = deployment();
+    fs::write(dir.join(".xzup"), "notes").unwrap();
+    let before = snapshot(tmp.path());
+    let path = dir.join(".xzup").display().to_string();
+    let expected = format!(
+        "error: `{path}` is not a directory, but xzup keeps its state (state.json, the lock, the \
+         runs' journals) in a directory of that name\n\
+         hint: moving it aside is safe (`mv {path} {path}.moved`): xzup did not write it, so no \
+         state, journal or lock of xzup is lost; the next apply creates the directory\n"
+    );
+    for args in STATE_READERS.iter().chain([&["history"][..]].iter()) {
+        let out = xzup().args(["-C"]).args([&dir]).args(*args).run().code(1);
+        assert_eq!(out.stderr, expected, "{args:?}");
+    }
+    assert_eq!(snapshot(tmp.path()), before, "nothing changed");
+}
