@@ -24,6 +24,9 @@ pub(crate) fn run(
         backup_dir,
     } = super::plan::compute(opts, &args.target, backup_dir)?;
     if args.dry_run {
+        let mut plan = plan;
+        plan.warnings
+            .extend(super::plan::apply_refusals(&deployment));
         super::plan::print(printer, &plan);
         return Ok(super::plan::exit_status(&plan, args.detailed_exitcode));
     }

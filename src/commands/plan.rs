@@ -16,9 +16,61 @@ pub(crate) fn run(
     printer: &Printer,
     args: &PlanArgs,
 ) -> Result<ExitStatus> {
-    let Planned { plan, .. } = compute(opts, &args.target, None)?;
+    let Planned {
+        mut plan,
+        deployment,
+        ..
+    } = compute(opts, &args.target, None)?;
+    plan.warnings.extend(apply_refusals(&deployment));
     print(printer, &plan);
     Ok(exit_status(&plan, args.detailed_exitcode))
+}
+
+/// What would make `apply` refuse before it changes anything, as warnings for the plan
+/// (and `apply --dry-run`): each unfinished run, each journal that cannot be read (`apply`
+/// does not guess whether it is an unfinished run), the lock held by a live xzup.
+pub(crate) fn apply_refusals(deployment: &Deployment) -> Vec<String> {
+    let state_dir = deployment.state_dir();
+    let mut out = Vec::new();
+    let held = match crate::lock::inspect(&state_dir) {
+        Ok(Some(info)) if info.held => Some(
+            info.record
+                .map_or("no record yet".to_string(), |r| r.describe().to_string()),
+        ),
+        _ => None,
+    };
+    match crate::journal::list(&state_dir) {
+        Ok(listing) => {
+            for journal in listing.runs.iter().filter(|j| !j.is_finished()) {
+                let at = journal
+                    .next_step()
+                    .map_or("the end".to_string(), |s| format!("`{}`", s.name()));
+                out.push(match &held {
+                    Some(by) => format!(
+                        "`xzup apply` would refuse: run `{}` is in progress, at {at}, in another xzup ({by}); `xzup status` shows where it stands",
+                        journal.id()
+                    ),
+                    None => format!(
+                        "`xzup apply` would refuse: run `{}` did not finish (it stopped at {at}); `xzup resume` finishes it, `xzup rollback` undoes it",
+                        journal.id()
+                    ),
+                });
+            }
+            for err in &listing.unreadable {
+                out.push(format!(
+                    "`xzup apply` would refuse: {err}{}",
+                    err.hint().map_or(String::new(), |h| format!(" ({h})"))
+                ));
+            }
+        }
+        Err(err) => out.push(format!("`xzup apply` would refuse: {err}")),
+    }
+    if let (Some(by), true) = (&held, out.is_empty()) {
+        out.push(format!(
+            "`xzup apply` would refuse now: another xzup holds the deployment lock ({by}); it can run once that one ends"
+        ));
+    }
+    out
 }
 
 /// 0, or with `--detailed-exitcode` 2 when changes are pending.

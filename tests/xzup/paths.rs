@@ -431,3 +431,91 @@ fn a_file_named_xzup_is_named_and_moving_it_aside_is_safe() {
     }
     assert_eq!(snapshot(tmp.path()), before, "nothing changed");
 }
+
+/// The lines of the plan's `Warnings` section.
+fn plan_warnings(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| *l != "Warnings")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.trim_start().to_string())
+        .collect()
+}
+
+#[test]
+fn plan_and_dry_run_warn_of_what_would_make_apply_refuse() {
+    let (tmp, dir) = deployment();
+    crate::journal::put_journal(
+        &dir,
+        "20261124-100000-apply-high",
+        crate::journal::SUCCEEDED,
+    );
+    crate::journal::put_journal(
+        &dir,
+        "20261126-080000-apply-ultra",
+        crate::journal::INTERRUPTED,
+    );
+    crate::journal::put_journal(&dir, "20261127-090000-apply-high", "{ not json");
+    let before = snapshot(tmp.path());
+    let bad = dir.join(".xzup/runs/20261127-090000-apply-high");
+    let expected = [
+        "`xzup apply` would refuse: run `20261126-080000-apply-ultra` did not finish (it stopped at `backup`); `xzup resume` finishes it, `xzup rollback` undoes it".to_string(),
+        format!(
+            "`xzup apply` would refuse: the journal `{0}/journal.json` is damaged: key must be a string at line 1 column 3 (xzup writes journals atomically, so something else changed this file; look at it, and if that run no longer matters move its directory out of the way: `mv {0} /tmp/`)",
+            bad.display()
+        ),
+    ];
+    for args in [
+        &["plan", "--tier", "high"][..],
+        &["apply", "--tier", "high", "--dry-run"],
+    ] {
+        let out = xzup().args(["-C"]).args([&dir]).args(args).run().success();
+        let warnings = plan_warnings(&out.stdout);
+        assert_eq!(
+            warnings[warnings.len() - 2..],
+            expected,
+            "{args:?}\n{}",
+            out.stdout
+        );
+        // JSON carries them too.
+        let out = xzup()
+            .args(["-C"])
+            .args([&dir])
+            .args(["--format", "json"])
+            .args(args)
+            .run()
+            .success();
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let json: Vec<&str> = doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert_eq!(json[json.len() - 2..], expected, "{args:?}");
+    }
+    assert_eq!(snapshot(tmp.path()), before, "nothing changed");
+
+    // A run in progress in a live xzup: the lock is held (here by the test itself).
+    fs::remove_dir_all(&bad).unwrap();
+    let lock = fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".xzup/lock"))
+        .unwrap();
+    use std::os::fd::AsRawFd;
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let out = xzup()
+        .args(["-C"])
+        .args([&dir])
+        .args(["plan", "--tier", "high"])
+        .run()
+        .success();
+    assert_eq!(
+        plan_warnings(&out.stdout).last().unwrap(),
+        "`xzup apply` would refuse: run `20261126-080000-apply-ultra` is in progress, at `backup`, in another xzup (no record yet); `xzup status` shows where it stands"
+    );
+    drop(lock);
+}
