@@ -180,6 +180,15 @@ impl Deployment {
         }
     }
 
+    /// The tiers file in use (absolute): `--tiers-file`, else `tiers_file` in `xzup.toml`;
+    /// `None`: the built-in catalog.
+    pub fn tiers_file(&self) -> Option<PathBuf> {
+        if let Some(path) = &self.opts.tiers_file {
+            return Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+        }
+        self.config.tiers_file.as_deref().map(|p| self.resolve(p))
+    }
+
     /// The tier catalog: `--tiers-file`, else `tiers_file` in `xzup.toml`, else built in.
     pub fn catalog(&self) -> Result<Catalog> {
         if let Some(path) = &self.opts.tiers_file {

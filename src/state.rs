@@ -18,6 +18,9 @@ pub struct State {
     pub active_compose: Option<PathBuf>,
     /// The tier that file was rendered for (`custom` for a partial upgrade).
     pub tier: Option<String>,
+    /// The tiers file `tier` is named in (absolute); `None`: the built-in catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers_file: Option<PathBuf>,
     /// The last run that changed the deployment.
     pub last_run: Option<String>,
     /// When this state was written (RFC 3339).

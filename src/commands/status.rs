@@ -13,7 +13,7 @@ use crate::journal;
 use crate::lock;
 use crate::printer::{Printer, Style};
 use crate::roles::{self, Role, RoleRow};
-use crate::tiers::Classification;
+use crate::tiers::{Catalog, Classification};
 use crate::verify;
 
 /// What `status` says, in both formats.
@@ -22,13 +22,26 @@ struct StatusReport {
     deployment: PathBuf,
     /// The active compose file, relative to the deployment dir.
     active_file: String,
-    /// Whether xzup activated it (else it was found by the default names).
+    /// Whether it is the file the last run activated (`state.json`), else it was given
+    /// with `-f` or found by the default names.
     active_file_from_state: bool,
+    /// The file `state.json` names, when it is not the active one (missing, or `-f`
+    /// named another), and whether it exists.
+    recorded_file: Option<RecordedFile>,
     tier: Classification,
+    /// Where the tiers come from: `built in (templates/tiers.toml)` or a tiers file.
+    catalog: String,
+    /// Why the catalog is not the one the last run applied, when it cannot be.
+    catalog_note: Option<String>,
     /// Each role's service and why, or that it is not in this deployment.
     roles: Vec<RoleRow>,
     lock: Option<LockReport>,
+    /// The newest unfinished run (also first in `unfinished_runs`).
     unfinished_run: Option<UnfinishedRun>,
+    /// Every unfinished run, newest first.
+    unfinished_runs: Vec<UnfinishedRun>,
+    /// Journals that cannot be read (`apply` refuses while one is there), with the hint.
+    unreadable_journals: Vec<String>,
     /// `project `NAME`, compose v2`; `None` when no Docker engine answers.
     engine: Option<String>,
     /// One row per role in the deployment; empty when no Docker engine answers.
@@ -37,12 +50,21 @@ struct StatusReport {
 
 #[derive(Debug, Serialize)]
 struct LockReport {
+    /// The flock decides: `true` when a live process holds it.
     held: bool,
     /// Who took it (`pid 12 on `host`, `xzup apply`, since …`); `None` when unreadable.
     record: Option<String>,
+    /// `.xzup/lock`, relative to the deployment dir.
+    path: String,
 }
 
 #[derive(Debug, Serialize)]
+struct RecordedFile {
+    path: String,
+    exists: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
 struct UnfinishedRun {
     run: String,
     /// `None` when every step is done and only the end is missing.
@@ -75,12 +97,16 @@ pub(crate) fn run(opts: &DeploymentOptions, printer: &Printer) -> Result<ExitSta
 
 fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
     let deployment = Deployment::open(opts)?;
-    let catalog = deployment.catalog()?;
+    let (catalog, catalog_note) = catalog(&deployment)?;
     let compose = deployment.compose()?;
     let lock = lock::inspect(&deployment.state_dir())?;
-    let unfinished = journal::unfinished(&deployment.state_dir())?;
+    // Every run not finished, and every journal that cannot be read: `apply` refuses
+    // while any is there, so status shows them all rather than failing on the first.
+    let listing = journal::list(&deployment.state_dir())?;
+    let unfinished: Vec<&journal::Journal> =
+        listing.runs.iter().filter(|j| !j.is_finished()).collect();
     // An unfinished run goes on with the roles it recorded: they are the ones to show.
-    let roles = match unfinished.as_ref().and_then(|j| j.run().roles.clone()) {
+    let roles = match unfinished.first().and_then(|j| j.run().roles.clone()) {
         Some(roles) => roles,
         None => deployment.roles(&compose)?,
     };
@@ -134,37 +160,102 @@ fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
         Err(e) => printer.debug(format_args!("no engine: {e}")),
     }
 
+    let rel = |p: &std::path::Path| crate::plan::display_rel(&deployment.dir, p);
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or(p.to_path_buf());
+    let recorded = deployment
+        .state
+        .active_compose
+        .as_deref()
+        .map(|p| deployment.resolve(p));
+    let from_state = recorded
+        .as_deref()
+        .is_some_and(|r| canonical(r) == canonical(&compose.path));
+    let unfinished_runs: Vec<UnfinishedRun> = unfinished
+        .iter()
+        .map(|j| UnfinishedRun {
+            run: j.id().to_string(),
+            next_step: j.next_step().map(|s| s.name()),
+        })
+        .collect();
     Ok(StatusReport {
-        active_file: crate::plan::display_rel(&deployment.dir, &compose.path),
-        active_file_from_state: deployment.state.active_compose.is_some(),
+        active_file: rel(&compose.path),
+        active_file_from_state: from_state,
+        recorded_file: recorded.filter(|_| !from_state).map(|r| RecordedFile {
+            path: rel(&r),
+            exists: r.exists(),
+        }),
         tier: catalog.classify(&observed, &roles.present()),
+        catalog: catalog.source.to_string(),
+        catalog_note,
         roles: roles.rows(),
         lock: lock.map(|l| LockReport {
             held: l.held,
             record: l.record.as_ref().map(|r| r.describe()),
+            path: rel(&l.path),
         }),
-        unfinished_run: unfinished.map(|j| UnfinishedRun {
-            run: j.id().to_string(),
-            next_step: j.next_step().map(|s| s.name()),
-        }),
+        unfinished_run: unfinished_runs.first().cloned(),
+        unfinished_runs,
+        unreadable_journals: listing
+            .unreadable
+            .iter()
+            .map(|e| match e.hint() {
+                Some(hint) => format!("{e} ({hint})"),
+                None => e.to_string(),
+            })
+            .collect(),
         engine,
         containers,
         deployment: deployment.dir,
     })
 }
 
+/// The catalog to classify against: the one given (`--tiers-file`, `xzup.toml`); else the
+/// tiers file the last run applied, as `state.json` records it, so that a run made with
+/// `--tiers-file` is not shown as `custom` afterwards; else the built-in one. A recorded
+/// file that cannot be read any more is said (the note), and the built-in one used.
+fn catalog(deployment: &Deployment) -> Result<(Catalog, Option<String>)> {
+    if deployment.tiers_file().is_some() {
+        return Ok((deployment.catalog()?, None));
+    }
+    let Some(recorded) = &deployment.state.tiers_file else {
+        return Ok((deployment.catalog()?, None));
+    };
+    match Catalog::load(recorded) {
+        Ok(catalog) => Ok((catalog, None)),
+        Err(e) => Ok((
+            deployment.catalog()?,
+            Some(format!(
+                "the last run applied tier `{}` of {}, which cannot be read now ({e}): compared with the built-in tiers",
+                deployment.state.tier.as_deref().unwrap_or("?"),
+                recorded.display()
+            )),
+        )),
+    }
+}
+
 fn print_text(printer: &Printer, report: &StatusReport) {
     printer.out(format_args!("Deployment:  {}", report.deployment.display()));
-    printer.out(format_args!(
-        "Active file: {}{}",
-        report.active_file,
-        if report.active_file_from_state {
-            " (activated by xzup)"
-        } else {
-            ""
-        }
-    ));
-    printer.out(format_args!("Tier:        {}", report.tier));
+    let origin = match (&report.recorded_file, report.active_file_from_state) {
+        (_, true) => " (activated by xzup)".to_string(),
+        (Some(r), _) if r.exists => format!(" (given with -f; xzup activated `{}`)", r.path),
+        (Some(r), _) => format!(
+            " (found by its name: `{}`, the file xzup activated, is missing)",
+            r.path
+        ),
+        (None, _) => String::new(),
+    };
+    printer.out(format_args!("Active file: {}{origin}", report.active_file));
+    if report.catalog.starts_with("built in") {
+        printer.out(format_args!("Tier:        {}", report.tier));
+    } else {
+        printer.out(format_args!(
+            "Tier:        {} (tiers file {})",
+            report.tier, report.catalog
+        ));
+    }
+    if let Some(note) = &report.catalog_note {
+        printer.out(printer.paint(&format!("             {note}"), Style::Warn));
+    }
     printer.out(format_args!(
         "Roles:       {}",
         roles::summary(&report.roles)
@@ -172,7 +263,7 @@ fn print_text(printer: &Printer, report: &StatusReport) {
     match &report.lock {
         Some(l) if l.held => printer.out(format_args!(
             "Lock:        held ({})",
-            l.record.as_deref().unwrap_or("no record")
+            l.record.as_deref().unwrap_or("no readable record")
         )),
         Some(LockReport {
             record: Some(record),
@@ -180,9 +271,17 @@ fn print_text(printer: &Printer, report: &StatusReport) {
         }) => printer.out(format_args!(
             "Lock:        stale ({record}); `xzup unlock` clears it"
         )),
-        _ => printer.out("Lock:        free"),
+        // The flock decides: nobody holds it. The record only informs, and it is damaged.
+        Some(l) => printer.out(printer.paint(
+            &format!(
+                "Lock:        not held, but its record `{}` cannot be read; `xzup unlock` clears it",
+                l.path
+            ),
+            Style::Warn,
+        )),
+        None => printer.out("Lock:        free"),
     }
-    if let Some(j) = &report.unfinished_run {
+    for j in &report.unfinished_runs {
         printer.out(printer.paint(
             &format!(
                 "Unfinished:  run {} stopped at `{}`: run `xzup resume` or `xzup rollback`",
@@ -191,6 +290,9 @@ fn print_text(printer: &Printer, report: &StatusReport) {
             ),
             Style::Warn,
         ));
+    }
+    for j in &report.unreadable_journals {
+        printer.out(printer.paint(&format!("Journal:     {j}"), Style::Warn));
     }
     let Some(engine) = &report.engine else {
         printer.out("Containers:  unknown (no Docker engine answers)");
@@ -224,6 +326,9 @@ mod tests {
             deployment: PathBuf::from("/srv/xiaozhi"),
             active_file: "docker-compose-high.yml".into(),
             active_file_from_state: true,
+            recorded_file: None,
+            catalog: "built in (templates/tiers.toml)".into(),
+            catalog_note: None,
             tier: Classification {
                 tier: "high".into(),
                 per_role: Role::ALL
@@ -241,11 +346,17 @@ mod tests {
             lock: Some(LockReport {
                 held: false,
                 record: Some("pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05".into()),
+                path: ".xzup/lock".into(),
             }),
             unfinished_run: Some(UnfinishedRun {
                 run: "20260102-030405-apply-high".into(),
                 next_step: Some("up"),
             }),
+            unfinished_runs: vec![UnfinishedRun {
+                run: "20260102-030405-apply-high".into(),
+                next_step: Some("up"),
+            }],
+            unreadable_journals: Vec::new(),
             engine: Some("project `x`, compose v2".into()),
             containers: vec![
                 ContainerRow {
@@ -302,7 +413,7 @@ Containers (project `x`, compose v2):
         assert_eq!(doc["tier"]["tier"], "high");
         assert_eq!(
             doc["lock"],
-            serde_json::json!({"held": false, "record": "pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05"})
+            serde_json::json!({"held": false, "record": "pid 7 on `box`, `xzup apply`, since 2026-01-02 03:04:05", "path": ".xzup/lock"})
         );
         assert_eq!(
             doc["unfinished_run"],

@@ -137,6 +137,7 @@ impl Journal {
                 compose_flavour: meta.compose_flavour,
                 previous_compose: meta.previous_compose,
                 new_compose: meta.new_compose,
+                tiers_file: meta.tiers_file,
                 images_before: BTreeMap::new(),
                 backup: None,
                 settings: meta.settings,

@@ -327,6 +327,8 @@ pub struct RunMeta {
     pub previous_compose: Option<ComposeFileRef>,
     /// The compose file the run makes active.
     pub new_compose: Option<ComposeFileRef>,
+    /// The tiers file the run's tiers come from (absolute); `None`: the built-in catalog.
+    pub tiers_file: Option<PathBuf>,
     pub settings: RunSettings,
     /// Values never to be written (passwords from the compose `environment:`): every
     /// message stored is redacted against them. Not stored themselves.
@@ -363,6 +365,11 @@ pub struct Run {
     pub previous_compose: Option<ComposeFileRef>,
     #[serde(default)]
     pub new_compose: Option<ComposeFileRef>,
+    /// The tiers file `tier_from` and `tier_to` are named in (absolute); `None`: the
+    /// built-in catalog, or a journal written before xzup recorded it. An optional field
+    /// an older xzup skips, so the schema version stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers_file: Option<PathBuf>,
     /// Service → image ID of its container before the run (what a rollback returns to,
     /// and how `--restore-data auto` tells that a data-bearing image changed).
     #[serde(default)]

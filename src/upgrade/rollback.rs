@@ -126,6 +126,7 @@ fn start_manual(
         compose_flavour: o.compose_flavour.clone(),
         previous_compose: o.new_compose.clone(),
         new_compose: o.previous_compose.clone(),
+        tiers_file: o.tiers_file.clone(),
         settings,
         secrets: Vec::new(),
     };

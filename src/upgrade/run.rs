@@ -95,6 +95,7 @@ pub fn apply(
         compose_flavour: None,
         previous_compose: Some(previous),
         new_compose: Some(new),
+        tiers_file: deployment.tiers_file(),
         settings: request.settings.clone(),
         secrets: secrets.clone(),
     };

@@ -290,6 +290,10 @@ fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
         "{}",
         out.stdout
     );
+    // Without `--tiers-file`: the tier the run applied, of the tiers file it applied it
+    // from, as the journal and state.json record it (issue 10, defect 11), not `custom`.
+    assert_eq!(run["tiers_file"], tiers_file().display().to_string());
+    assert_status_without_tiers_file(&stack, "grow");
 
     // Applying the same tier again changes nothing.
     let out = xzup(&stack)
@@ -314,8 +318,24 @@ fn apply_upgrades_verifies_keeps_data_and_rolls_back_on_request() {
     assert_eq!(runs[0]["kind"], "rollback");
     assert_eq!(runs[0]["outcome"], "succeeded");
     assert_eq!(runs[1]["undone_by"], runs[0]["id"]);
+    assert_status_without_tiers_file(&stack, "seed");
     // Nothing left to roll back.
     xzup(&stack).args(["rollback"]).run().code(1);
+}
+
+/// `xzup status` with no `--tiers-file` names `tier` and the test tiers file.
+fn assert_status_without_tiers_file(stack: &TestStack, tier: &str) {
+    let out = Xzup::new()
+        .cwd(stack.dir())
+        .env("XZUP_COMPOSE", stack.flavour().as_str())
+        .args(["status"])
+        .run()
+        .success();
+    let line = format!(
+        "Tier:        {tier} (tiers file {})\n",
+        tiers_file().display()
+    );
+    assert!(out.stdout.contains(&line), "{line:?} in\n{}", out.stdout);
 }
 
 #[test]

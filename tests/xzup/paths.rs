@@ -519,3 +519,180 @@ fn plan_and_dry_run_warn_of_what_would_make_apply_refuse() {
     );
     drop(lock);
 }
+
+/// `xzup status` in `dir` (no engine: the containers are unknown).
+fn status(dir: &Path) -> Vec<String> {
+    let out = xzup()
+        .args(["-C"])
+        .args([dir])
+        .args(["status"])
+        .run()
+        .success();
+    out.stdout
+        .lines()
+        .filter(|l| !l.starts_with("Deployment:") && !l.starts_with("Roles:"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn status_says_an_unreadable_lock_record_is_unreadable() {
+    let (_tmp, dir) = deployment();
+    fs::create_dir_all(dir.join(".xzup")).unwrap();
+    fs::write(dir.join(".xzup/lock"), "\0\0garbage{").unwrap();
+    assert_eq!(
+        status(&dir),
+        [
+            "Active file: docker-compose-offline.yml",
+            "Tier:        low",
+            "Lock:        not held, but its record `.xzup/lock` cannot be read; `xzup unlock` clears it",
+            "Containers:  unknown (no Docker engine answers)",
+        ]
+    );
+}
+
+#[test]
+fn status_names_a_fallback_file_and_every_unfinished_run() {
+    let (_tmp, dir) = deployment();
+    // The file xzup activated is gone: the default name is what is read.
+    fs::create_dir_all(dir.join(".xzup")).unwrap();
+    fs::write(
+        dir.join(".xzup/state.json"),
+        r#"{"active_compose": "docker-compose-high.yml", "tier": "high"}"#,
+    )
+    .unwrap();
+    let second = crate::journal::INTERRUPTED
+        .replace("20261126-080000-apply-ultra", "20261127-080000-apply-ultra")
+        .replace("2026-11-26", "2026-11-27");
+    crate::journal::put_journal(
+        &dir,
+        "20261126-080000-apply-ultra",
+        crate::journal::INTERRUPTED,
+    );
+    crate::journal::put_journal(&dir, "20261127-080000-apply-ultra", &second);
+    crate::journal::put_journal(&dir, "20261128-080000-apply-ultra", "[]");
+    let bad = dir.join(".xzup/runs/20261128-080000-apply-ultra");
+    assert_eq!(
+        status(&dir),
+        [
+            "Active file: docker-compose-offline.yml (found by its name: `docker-compose-high.yml`, the file xzup activated, is missing)".to_string(),
+            "Tier:        low".into(),
+            "Lock:        free".into(),
+            "Unfinished:  run 20261127-080000-apply-ultra stopped at `backup`: run `xzup resume` or `xzup rollback`".into(),
+            "Unfinished:  run 20261126-080000-apply-ultra stopped at `backup`: run `xzup resume` or `xzup rollback`".into(),
+            format!("Journal:     the journal `{0}/journal.json` is damaged: invalid length 0, expected struct Version with 1 element at line 1 column 2 (xzup writes journals atomically, so something else changed this file; look at it, and if that run no longer matters move its directory out of the way: `mv {0} /tmp/`)", bad.display()),
+            "Containers:  unknown (no Docker engine answers)".into(),
+        ]
+    );
+}
+
+#[test]
+fn status_shows_the_tier_of_the_tiers_file_the_last_run_applied() {
+    let (_tmp, dir) = deployment();
+    let tiers = crate::e2e_upgrade::tiers_file();
+    // What `commit` leaves after `apply --tiers-file FILE --tier grow` (the run itself is
+    // the end-to-end test's): the file rendered for `grow`, and the state naming both.
+    xzup()
+        .args(["-C"])
+        .args([&dir])
+        .arg_path("--tiers-file", &tiers)
+        .args(["render", "--tier", "grow", "-o"])
+        .args([dir.join("docker-compose-grow.yml")])
+        .run()
+        .success();
+    fs::create_dir_all(dir.join(".xzup")).unwrap();
+    let state = serde_json::json!({
+        "active_compose": "docker-compose-grow.yml",
+        "tier": "grow",
+        "tiers_file": tiers,
+        "last_run": "20261124-100000-apply-grow",
+    });
+    fs::write(dir.join(".xzup/state.json"), state.to_string()).unwrap();
+    assert_eq!(
+        status(&dir)[..2],
+        [
+            "Active file: docker-compose-grow.yml (activated by xzup)".to_string(),
+            format!("Tier:        grow (tiers file {})", tiers.display()),
+        ]
+    );
+    // The recorded tiers file gone: said, and the built-in tiers used.
+    let moved = dir.join("tiers-moved.toml");
+    let state = state
+        .to_string()
+        .replace(&tiers.display().to_string(), &moved.display().to_string());
+    fs::write(dir.join(".xzup/state.json"), state).unwrap();
+    let lines = status(&dir);
+    assert_eq!(lines[1], "Tier:        custom (no tier's settings)");
+    assert!(
+        lines[2].starts_with(&format!(
+            "             the last run applied tier `grow` of {}, which cannot be read now (",
+            moved.display()
+        )),
+        "{lines:?}"
+    );
+}
+
+/// Issue 10, defect 12, end to end: a source already named `docker-compose-grow.yml`,
+/// upgraded to `grow`, is rewritten in place with the original kept aside (and in the run
+/// dir), as the plan says; a rollback writes the original back.
+#[test]
+fn e2e_apply_rewrites_a_source_named_for_the_tier_in_place_and_rollback_restores_it() {
+    if !crate::harness::docker_available() {
+        return;
+    }
+    let seed = crate::e2e_upgrade::on_tier(&crate::stack::upstream_fast(), "seed");
+    let stack = crate::stack::TestStack::builder(&seed)
+        .file_name("docker-compose-grow.yml")
+        .build();
+    let source = stack.dir().join("docker-compose-grow.yml");
+    let x = || crate::e2e_upgrade::xzup(&stack).args(["-f", "docker-compose-grow.yml"]);
+    let out = x().args(["plan", "--tier", "grow"]).run().success();
+    assert!(
+        out.stdout
+            .contains("replace docker-compose-grow.yml (the source) with the new file"),
+        "{}",
+        out.stdout
+    );
+    let out = x()
+        .args(["apply", "--tier", "grow", "--verify-window", "2"])
+        .run()
+        .success();
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("is the source: rewritten in place"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", out.stderr);
+    let kept: Vec<PathBuf> = fs::read_dir(stack.dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("docker-compose-grow.yml.xzup-quarantine-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{}", out.stderr);
+    assert_eq!(
+        fs::read_to_string(&kept[0]).unwrap(),
+        seed,
+        "the original, kept"
+    );
+    assert!(
+        said[0].contains(&kept[0].display().to_string()),
+        "{}",
+        said[0]
+    );
+    assert_ne!(
+        fs::read_to_string(&source).unwrap(),
+        seed,
+        "rewritten in place"
+    );
+    x().args(["rollback"]).run().success();
+    assert_eq!(
+        fs::read_to_string(&source).unwrap(),
+        seed,
+        "the original is back"
+    );
+}

@@ -19,9 +19,11 @@ impl Step for Commit {
             .clone()
             .ok_or_else(|| StepError::failed("the journal names no new compose file"))?;
         let (tier, run) = (ctx.run().tier_to.clone(), ctx.run().id.clone());
+        let tiers_file = ctx.run().tiers_file.clone();
         ctx.update_state(|state| {
             state.active_compose = Some(new.path.clone());
             state.tier = Some(tier);
+            state.tiers_file = tiers_file;
             state.last_run = Some(run);
         })?;
         Ok(format!("{} is active", new.path.display()))

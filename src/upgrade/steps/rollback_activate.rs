@@ -46,9 +46,11 @@ impl Step for RollbackActivate {
             journal::relative_to(&ctx.dir, &t.back_to),
             ctx.run().id.clone(),
         );
+        let tiers_file = ctx.run().tiers_file.clone();
         ctx.update_state(|state| {
             state.active_compose = Some(active);
             state.tier = Some(t.back_to_tier.clone());
+            state.tiers_file = tiers_file;
             state.last_run = Some(run);
         })?;
         Ok(format!("{} is active", ctx.rel(&t.back_to)))
