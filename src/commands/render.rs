@@ -43,16 +43,16 @@ pub(crate) fn run(
         }
         None => None,
     };
-    let out_path = out.as_ref().map(|o| o.path.clone());
-    let checked_path = out_path
-        .clone()
+    let checked_path = out
+        .as_ref()
+        .map(|o| o.path.clone())
         .unwrap_or_else(|| deployment.dir.join(target_file_name(&tier.name)));
     let written = ComposeFile::parse(&checked_path, rendered.clone())?;
     for warning in written.warnings(&roles) {
         printer.warn(format_args!("{}: {}", warning.service, warning.message));
     }
 
-    let Some(path) = out_path else {
+    let Some(out) = out else {
         let shown = output.redacted();
         if printer.is_json() {
             printer.json(&RenderReport {
@@ -70,6 +70,7 @@ pub(crate) fn run(
         }
         return Ok(ExitStatus::Success);
     };
+    let path = out.path.clone();
     let report = |action, kept_previous_as| RenderReport {
         tier: &tier.name,
         action,
@@ -77,7 +78,6 @@ pub(crate) fn run(
         kept_previous_as,
         compose: None,
     };
-    let out = out.expect("a path to write");
     let old = out
         .read_existing()
         .map_err(|e| Error::io("read", &path, e))?;
