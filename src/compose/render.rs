@@ -59,17 +59,10 @@ pub(crate) fn render(
         path: file.path.clone(),
         detail,
     };
-    let yaml = YamlFile::from_str(&file.text)
-        .map_err(|e| internal(format!("the lossless YAML editor cannot read it: {e}")))?;
-    if yaml.to_string() != file.text {
-        return Err(internal(
-            "the lossless YAML editor does not give the file back unchanged".to_string(),
-        ));
-    }
-    let source_secrets = redact::find(&yaml.syntax().green())
-        .into_iter()
-        .map(|s| s.span)
-        .collect();
+    let source_secrets = file.secret_places().into_iter().map(|s| s.span).collect();
+    let tree = file.take_lossless_tree().map_err(internal)?;
+    let yaml = YamlFile::cast(SyntaxNode::new_root_mut(tree))
+        .ok_or_else(|| internal("the lossless YAML editor gives no document".to_string()))?;
     let services = yaml
         .documents()
         .next()
@@ -101,7 +94,7 @@ pub(crate) fn render(
         want.insert(*role, reads_as);
     }
 
-    let out = yaml.to_string();
+    let out = text_of(&yaml.syntax().green());
     let secrets = redact::find(&yaml.syntax().green())
         .into_iter()
         .map(|s| s.span)
@@ -115,6 +108,63 @@ pub(crate) fn render(
         secrets,
         source_secrets,
     })
+}
+
+/// The lossless (yaml-edit) tree of `text`, checked to give `text` back byte for byte.
+pub(crate) fn lossless_tree(text: &str) -> Result<rowan::GreenNode, String> {
+    let yaml = YamlFile::from_str(text)
+        .map_err(|e| format!("the lossless YAML editor cannot read it: {e}"))?;
+    let tree = yaml.syntax().green().into_owned();
+    drop(yaml);
+    if !text_is(&tree, text) {
+        return Err("the lossless YAML editor does not give the file back unchanged".to_string());
+    }
+    Ok(tree)
+}
+
+/// The tokens of `tree` in order (an explicit stack: nesting is the file's to choose).
+fn for_each_token(tree: &rowan::GreenNodeData, mut f: impl FnMut(&str) -> bool) {
+    let mut stack = vec![tree.children()];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            Some(rowan::NodeOrToken::Node(n)) => stack.push(n.children()),
+            Some(rowan::NodeOrToken::Token(t)) => {
+                if !f(t.text()) {
+                    return;
+                }
+            }
+            None => {
+                stack.pop();
+            }
+        }
+    }
+}
+
+/// The text of `tree` (what `to_string` gives, without formatting it token by token).
+fn text_of(tree: &rowan::GreenNodeData) -> String {
+    let mut out = String::with_capacity(u32::from(tree.text_len()) as usize);
+    for_each_token(tree, |t| {
+        out.push_str(t);
+        true
+    });
+    out
+}
+
+/// Whether the text of `tree` is `text`, compared as it is walked.
+fn text_is(tree: &rowan::GreenNodeData, text: &str) -> bool {
+    if u32::from(tree.text_len()) as usize != text.len() {
+        return false;
+    }
+    let mut rest = text.as_bytes();
+    let mut same = true;
+    for_each_token(tree, |t| {
+        match rest.strip_prefix(t.as_bytes()) {
+            Some(r) => rest = r,
+            None => same = false,
+        }
+        same
+    });
+    same && rest.is_empty()
 }
 
 /// The column where the line holding byte `offset` of `text` starts its content at
