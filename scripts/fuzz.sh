@@ -58,12 +58,19 @@ seed() {
         '{"CPUPerc":"--","MemUsage":"-- / --","MemPerc":"--","Name":"db","PIDs":"--"}' >"$dir/stats" ;;
     archive)
       local tmp; tmp="$(mktemp -d)"
-      mkdir -p "$tmp/data" && printf 'x' >"$tmp/data/a" && printf '{"schema":1,"roots":["data"],"entries":[]}' >"$tmp/manifest.json"
-      tar -C "$tmp" -czf "$dir/tiny.tar.gz" manifest.json data
-      cp "$tmp/manifest.json" "$dir/manifest.json"
+      # An archive in xzup's format: the manifest first, then the data it lists.
+      mkdir -p "$tmp/.xzup" "$tmp/data" && printf 'x' >"$tmp/data/a"
+      touch -d @1700000000 "$tmp/data" "$tmp/data/a"
+      chmod 755 "$tmp/data"; chmod 644 "$tmp/data/a"
+      local sum; sum=$(sha256sum "$tmp/data/a" | cut -d' ' -f1)
+      printf '{"format":1,"tool":"xzup 0.1.0","created":"2026-01-01T00:00:00Z","compose_sha256":null,"roots":["data"],"data_bytes":1,"entries":[{"path":"data","type":"dir","size":0,"mode":493,"uid":0,"gid":0,"mtime":1700000000},{"path":"data/a","type":"file","size":1,"mode":420,"uid":0,"gid":0,"mtime":1700000000,"sha256":"%s"}],"skipped":[]}' \
+        "$sum" >"$tmp/.xzup/manifest.json"
+      tar -C "$tmp" --owner=0 --group=0 --no-recursion -czf "$dir/tiny.tar.gz" .xzup/manifest.json data data/a
+      cp "$tmp/.xzup/manifest.json" "$dir/manifest.json"
       rm -rf "$tmp" ;;
     journal)
-      printf '{"schema":1}' >"$dir/min.json" ;;
+      printf '{"schema":1}' >"$dir/min.json"
+      printf '%s' '{"schema":1,"id":"20260101T000000Z-apply-ultra","kind":"apply","xzup_version":"0.1.0","command":"xzup apply --tier ultra","tier_from":"low","tier_to":"ultra","started_at":"2026-01-01T00:00:00Z","steps":[{"step":"preflight","status":"done","attempts":1,"started_at":"2026-01-01T00:00:00Z","finished_at":"2026-01-01T00:00:01Z","duration_ms":1000},{"step":"down","status":"started","attempts":2,"started_at":"2026-01-01T00:00:01Z"}]}' >"$dir/run.json" ;;
   esac
 }
 

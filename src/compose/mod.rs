@@ -19,6 +19,7 @@
 pub(crate) mod command_flags;
 pub(crate) mod env;
 mod locate;
+mod lossless;
 mod mounts;
 pub(crate) mod read;
 mod redact;
@@ -389,7 +390,7 @@ impl ComposeFile {
         self.lossless
             .secrets
             .get_or_init(|| {
-                let Ok(tree) = render::lossless_tree(&self.text) else {
+                let Ok(tree) = lossless::lossless_tree(&self.text) else {
                     return Vec::new();
                 };
                 let found = redact::find(&tree);
@@ -410,7 +411,7 @@ impl ComposeFile {
             .take();
         match kept {
             Some(tree) => Ok(tree),
-            None => render::lossless_tree(&self.text),
+            None => lossless::lossless_tree(&self.text),
         }
     }
 

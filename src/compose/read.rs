@@ -394,6 +394,20 @@ mod tests {
     }
 
     #[test]
+    fn a_service_is_found_by_its_name_however_the_name_is_written() {
+        let f = file("services:\n  web: {image: w}\n  8080: {image: n}\n  true: {image: b}\n");
+        let image = |name: &str| {
+            service(&f.doc, name)
+                .and_then(|s| s.get("image"))
+                .and_then(scalar_text)
+        };
+        assert_eq!(image("web").as_deref(), Some("w"));
+        assert_eq!(image("8080").as_deref(), Some("n"));
+        assert_eq!(image("true").as_deref(), Some("b"));
+        assert_eq!(image("nope"), None);
+    }
+
+    #[test]
     fn merge_keys_are_applied_when_reading() {
         let f = file(
             "x-res: &res\n  deploy:\n    resources:\n      limits: {cpus: '1', memory: 1G}\nservices:\n  a:\n    <<: *res\n    image: x\n",

@@ -94,7 +94,7 @@ pub(crate) fn render(
         want.insert(*role, reads_as);
     }
 
-    let out = text_of(&yaml.syntax().green());
+    let out = super::lossless::text_of(&yaml.syntax().green());
     let secrets = redact::find(&yaml.syntax().green())
         .into_iter()
         .map(|s| s.span)
@@ -110,63 +110,6 @@ pub(crate) fn render(
     })
 }
 
-/// The lossless (yaml-edit) tree of `text`, checked to give `text` back byte for byte.
-pub(crate) fn lossless_tree(text: &str) -> Result<rowan::GreenNode, String> {
-    let yaml = YamlFile::from_str(text)
-        .map_err(|e| format!("the lossless YAML editor cannot read it: {e}"))?;
-    let tree = yaml.syntax().green().into_owned();
-    drop(yaml);
-    if !text_is(&tree, text) {
-        return Err("the lossless YAML editor does not give the file back unchanged".to_string());
-    }
-    Ok(tree)
-}
-
-/// The tokens of `tree` in order (an explicit stack: nesting is the file's to choose).
-fn for_each_token(tree: &rowan::GreenNodeData, mut f: impl FnMut(&str) -> bool) {
-    let mut stack = vec![tree.children()];
-    while let Some(top) = stack.last_mut() {
-        match top.next() {
-            Some(rowan::NodeOrToken::Node(n)) => stack.push(n.children()),
-            Some(rowan::NodeOrToken::Token(t)) => {
-                if !f(t.text()) {
-                    return;
-                }
-            }
-            None => {
-                stack.pop();
-            }
-        }
-    }
-}
-
-/// The text of `tree` (what `to_string` gives, without formatting it token by token).
-fn text_of(tree: &rowan::GreenNodeData) -> String {
-    let mut out = String::with_capacity(u32::from(tree.text_len()) as usize);
-    for_each_token(tree, |t| {
-        out.push_str(t);
-        true
-    });
-    out
-}
-
-/// Whether the text of `tree` is `text`, compared as it is walked.
-fn text_is(tree: &rowan::GreenNodeData, text: &str) -> bool {
-    if u32::from(tree.text_len()) as usize != text.len() {
-        return false;
-    }
-    let mut rest = text.as_bytes();
-    let mut same = true;
-    for_each_token(tree, |t| {
-        match rest.strip_prefix(t.as_bytes()) {
-            Some(r) => rest = r,
-            None => same = false,
-        }
-        same
-    });
-    same && rest.is_empty()
-}
-
 /// The column where the line holding byte `offset` of `text` starts its content at
 /// `offset` (bytes; indentation is spaces).
 fn column(text: &str, offset: usize) -> usize {
@@ -175,19 +118,20 @@ fn column(text: &str, offset: usize) -> usize {
 
 fn detect_indent(text: &str, services: &Mapping) -> Indent {
     let service_col = services.detect_indentation_level();
-    let blocks: Vec<Mapping> = services
-        .values()
-        .filter_map(|v| v.as_mapping().cloned())
-        .filter(|m| !m.is_flow_style() && !m.is_empty())
-        .collect();
-    let step = blocks
-        .first()
+    // Walked lazily: the first few services tell, and a file can have thousands.
+    let blocks = || {
+        services
+            .values()
+            .filter_map(|v| v.as_mapping().cloned())
+            .filter(|m| !m.is_flow_style() && !m.is_empty())
+    };
+    let step = blocks()
+        .next()
         .map(|m| m.detect_indentation_level())
         .filter(|col| *col > service_col)
         .map_or(2, |col| col - service_col);
     // The first block list that is a service key's value shows how lists are indented.
-    let list = blocks
-        .iter()
+    let list = blocks()
         .find_map(|m| {
             let key_col = m.detect_indentation_level();
             m.values().find_map(|v| {
