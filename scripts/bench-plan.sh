@@ -12,11 +12,16 @@
 #   Prints wall time, CPU time and peak RSS (GNU time) of one plan each, and the same for
 #   the baseline on the same file: PyYAML's C loader reading it (the YAML reader Compose v1
 #   uses; `docker compose config -q` takes minutes and gigabytes on the services shape).
-#   Target (issue 10, defect 8): 20 MB in under 5 s, peak RSS under 100 MB.
+#   Target (issue 10, defect 8): 20 MB in under 5 s, peak RSS under 100 MB; each shape
+#   prints its figures as a ratio of the target. With XZUP_BEFORE_BIN (an xzup binary of
+#   before a change, e.g. main's), that binary is measured in the same run on the same
+#   files and the ratios after / before are printed too. On a shared machine the CPU time
+#   is the steadier figure: wall time includes waiting for a core.
 #
 # Usage: scripts/bench-plan.sh [RUNS]          (default 30)
 #        scripts/bench-plan.sh --large [MB]
 # Env:   XZUP_BIN          an xzup binary to use instead of `cargo build --release`
+#        XZUP_BEFORE_BIN   (--large) a second xzup binary to compare with, same run
 #        XZUP_BENCH_CACHE  where generated files are kept (default ~/.cache/xzup-bench)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -94,6 +99,14 @@ if [ "${1:-}" = "--large" ]; then
     "$bin" -C "$dir" plan --tier ultra >/dev/null 2>&1 || true   # warm the page cache
     read -r xw xc xm <<<"$(measure "$bin" -C "$dir" plan --tier ultra)"
     printf '  %-9s %4s MB  xzup plan:   %s\n' "$shape" "$size" "$(show "$xw" "$xc" "$xm")"
+    awk -v w="$xw" -v c="$xc" -v m="$xm" 'BEGIN { printf "  %-9s         vs target:   %.2f x 5 s wall, %.2f x 5 s cpu, %.2f x 100 MiB  (%s)\n", "", w / 5, c / 5, m / 1024 / 100, (w < 5 && m / 1024 < 100) ? "met" : "NOT met" }'
+    if [ -n "${XZUP_BEFORE_BIN:-}" ]; then
+      "$XZUP_BEFORE_BIN" -C "$dir" plan --tier ultra >/dev/null 2>&1 || true
+      read -r ow oc om <<<"$(measure "$XZUP_BEFORE_BIN" -C "$dir" plan --tier ultra)"
+      printf '  %-9s         %-12s %s\n' "" "before:" "$(show "$ow" "$oc" "$om")"
+      awk -v w="$xw" -v c="$xc" -v m="$xm" -v a="$ow" -v b="$oc" -v n="$om" \
+        'BEGIN { printf "  %-9s         vs before:   %.2f x the wall time, %.2f x the cpu time, %.2f x the memory\n", "", w / a, c / b, m / n }'
+    fi
     if [ ${#base[@]} -gt 0 ]; then
       read -r bw bc bm <<<"$(measure "${base[@]}" "$dir/docker-compose_all.yml")"
       printf '  %-9s         %-12s %s   (PyYAML CSafeLoader)\n' "" "baseline:" "$(show "$bw" "$bc" "$bm")"

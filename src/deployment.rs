@@ -280,10 +280,17 @@ fn read_config(dir: &Path) -> Result<Config> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
         Err(e) => return Err(DeploymentError::io("read", path, e)),
     };
-    toml::from_str(&text).map_err(|e| DeploymentError::BadConfig {
+    parse_config(&path, &text)
+}
+
+/// `xzup.toml` as read from `path`: the settings and the role mappings they make.
+pub(crate) fn parse_config(path: &Path, text: &str) -> Result<Config> {
+    let config: Config = toml::from_str(text).map_err(|e| DeploymentError::BadConfig {
         message: e.message().to_string(),
-        path,
-    })
+        path: path.to_path_buf(),
+    })?;
+    overrides(&config, &[])?;
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ pub mod docker;
 pub(crate) mod error;
 pub(crate) mod exit;
 pub(crate) mod fsutil;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod host;
 pub(crate) mod interrupt;
 pub(crate) mod journal;

@@ -16,11 +16,12 @@
 //! which role, `command_flags` reads and edits MySQL/Redis flags in a `command:`, `render`
 //! writes a tier in, `warnings` says where Compose would not apply a value as written.
 
-mod command_flags;
+pub(crate) mod command_flags;
 pub(crate) mod env;
 mod locate;
+mod lossless;
 mod mounts;
-mod read;
+pub(crate) mod read;
 mod redact;
 mod render;
 mod resources;
@@ -207,6 +208,23 @@ pub struct ComposeFile {
     doc: serde_yaml_ng::Mapping,
     /// The variables `${…}` in the file are substituted with (the shell over `.env`).
     env: env::Env,
+    /// The lossless (yaml-edit) tree of `text`, parsed once: for the secrets, then taken
+    /// by a render, so `plan` parses the text once with each parser (issue 10).
+    lossless: Lossless,
+}
+
+/// [`ComposeFile::lossless`]: the secrets, and the tree until a render takes it. A clone
+/// starts empty (a cache, not part of the value).
+#[derive(Default)]
+struct Lossless {
+    secrets: std::sync::OnceLock<Vec<redact::Secret>>,
+    tree: std::sync::Mutex<Option<rowan::GreenNode>>,
+}
+
+impl Clone for Lossless {
+    fn clone(&self) -> Lossless {
+        Lossless::default()
+    }
 }
 
 /// A rendered file (parsed: it was checked), and where secrets stand in it and in the
@@ -286,6 +304,7 @@ impl ComposeFile {
             text,
             doc,
             env,
+            lossless: Lossless::default(),
         })
     }
 
@@ -368,11 +387,31 @@ impl ComposeFile {
     /// Where the secrets stand in the text, found by the file's structure (see
     /// [`redact`]): byte ranges and the values as they read.
     fn secret_places(&self) -> Vec<redact::Secret> {
-        use rowan::ast::AstNode;
-        use std::str::FromStr;
-        match yaml_edit::YamlFile::from_str(&self.text) {
-            Ok(yaml) => redact::find(&yaml.syntax().green()),
-            Err(_) => Vec::new(),
+        self.lossless
+            .secrets
+            .get_or_init(|| {
+                let Ok(tree) = lossless::lossless_tree(&self.text) else {
+                    return Vec::new();
+                };
+                let found = redact::find(&tree);
+                *self.lossless.tree.lock().unwrap_or_else(|e| e.into_inner()) = Some(tree);
+                found
+            })
+            .clone()
+    }
+
+    /// The lossless tree of `text`: the one [`Self::secret_places`] parsed when it is
+    /// still here (it is handed over once), else parsed now.
+    fn take_lossless_tree(&self) -> Result<rowan::GreenNode, String> {
+        let kept = self
+            .lossless
+            .tree
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match kept {
+            Some(tree) => Ok(tree),
+            None => lossless::lossless_tree(&self.text),
         }
     }
 

@@ -61,8 +61,19 @@ fn services(doc: &Mapping) -> impl Iterator<Item = (String, &Mapping)> {
         .filter_map(|(k, v)| Some((scalar_text(k)?, v.as_mapping()?)))
 }
 
+/// The service `name`. A lookup by key, as this is called per service (a scan per call
+/// made the role resolution quadratic in the number of services); only a name written as
+/// a number or a boolean (`1:`) takes the scan.
 pub(crate) fn service<'a>(doc: &'a Mapping, name: &str) -> Option<&'a Mapping> {
-    services(doc).find(|(n, _)| n == name).map(|(_, s)| s)
+    let all = doc.get("services")?.as_mapping()?;
+    match all.get(name) {
+        Some(svc) => svc.as_mapping(),
+        None => all
+            .iter()
+            .filter(|(k, _)| !k.is_string())
+            .find(|(k, _)| scalar_text(k).as_deref() == Some(name))
+            .and_then(|(_, s)| s.as_mapping()),
+    }
 }
 
 pub(crate) fn service_names(doc: &Mapping) -> Vec<String> {
@@ -380,6 +391,20 @@ mod tests {
         assert_eq!(f.container_name("a").as_deref(), Some("pinned"));
         assert_eq!(f.container_name("b"), None);
         assert_eq!(f.container_names().len(), 1);
+    }
+
+    #[test]
+    fn a_service_is_found_by_its_name_however_the_name_is_written() {
+        let f = file("services:\n  web: {image: w}\n  8080: {image: n}\n  true: {image: b}\n");
+        let image = |name: &str| {
+            service(&f.doc, name)
+                .and_then(|s| s.get("image"))
+                .and_then(scalar_text)
+        };
+        assert_eq!(image("web").as_deref(), Some("w"));
+        assert_eq!(image("8080").as_deref(), Some("n"));
+        assert_eq!(image("true").as_deref(), Some("b"));
+        assert_eq!(image("nope"), None);
     }
 
     #[test]

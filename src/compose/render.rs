@@ -59,17 +59,10 @@ pub(crate) fn render(
         path: file.path.clone(),
         detail,
     };
-    let yaml = YamlFile::from_str(&file.text)
-        .map_err(|e| internal(format!("the lossless YAML editor cannot read it: {e}")))?;
-    if yaml.to_string() != file.text {
-        return Err(internal(
-            "the lossless YAML editor does not give the file back unchanged".to_string(),
-        ));
-    }
-    let source_secrets = redact::find(&yaml.syntax().green())
-        .into_iter()
-        .map(|s| s.span)
-        .collect();
+    let source_secrets = file.secret_places().into_iter().map(|s| s.span).collect();
+    let tree = file.take_lossless_tree().map_err(internal)?;
+    let yaml = YamlFile::cast(SyntaxNode::new_root_mut(tree))
+        .ok_or_else(|| internal("the lossless YAML editor gives no document".to_string()))?;
     let services = yaml
         .documents()
         .next()
@@ -101,7 +94,7 @@ pub(crate) fn render(
         want.insert(*role, reads_as);
     }
 
-    let out = yaml.to_string();
+    let out = super::lossless::text_of(&yaml.syntax().green());
     let secrets = redact::find(&yaml.syntax().green())
         .into_iter()
         .map(|s| s.span)
@@ -125,19 +118,20 @@ fn column(text: &str, offset: usize) -> usize {
 
 fn detect_indent(text: &str, services: &Mapping) -> Indent {
     let service_col = services.detect_indentation_level();
-    let blocks: Vec<Mapping> = services
-        .values()
-        .filter_map(|v| v.as_mapping().cloned())
-        .filter(|m| !m.is_flow_style() && !m.is_empty())
-        .collect();
-    let step = blocks
-        .first()
+    // Walked lazily: the first few services tell, and a file can have thousands.
+    let blocks = || {
+        services
+            .values()
+            .filter_map(|v| v.as_mapping().cloned())
+            .filter(|m| !m.is_flow_style() && !m.is_empty())
+    };
+    let step = blocks()
+        .next()
         .map(|m| m.detect_indentation_level())
         .filter(|col| *col > service_col)
         .map_or(2, |col| col - service_col);
     // The first block list that is a service key's value shows how lists are indented.
-    let list = blocks
-        .iter()
+    let list = blocks()
         .find_map(|m| {
             let key_col = m.detect_indentation_level();
             m.values().find_map(|v| {

@@ -508,7 +508,7 @@ fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>, String> {
         .collect())
 }
 
-fn parse_stats(stdout: &str) -> Result<Vec<ContainerStats>, String> {
+pub(crate) fn parse_stats(stdout: &str) -> Result<Vec<ContainerStats>, String> {
     #[derive(Deserialize)]
     struct Raw {
         #[serde(rename = "ID", default)]

@@ -25,6 +25,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use compose::{COMPOSE_ENV, Compose, ComposeCli, DownOptions, Flavour, Project, ProjectSource};
+#[cfg(feature = "fuzzing")]
+pub(crate) use engine::parse_stats as fuzz_parse_stats;
 pub use engine::{ContainerInfo, ContainerStats, HostInfo, RunOutput, ServiceState, parse_size};
 pub use volume::{VolumeInfo, compose_labels};
 
