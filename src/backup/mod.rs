@@ -140,6 +140,8 @@ impl Phase {
 pub trait ProgressSink {
     fn phase(&mut self, phase: Phase, total_bytes: u64);
     fn advance(&mut self, bytes: u64);
+    /// A restore swapped `root` into its place (the others may not be yet).
+    fn swapped(&mut self, _root: &str) {}
     fn stop_requested(&self) -> bool {
         crate::interrupt::requested()
     }
