@@ -64,6 +64,8 @@ mod restore;
 mod sys;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_space;
 mod verify;
 mod walk;
 
@@ -212,6 +214,17 @@ pub enum BackupError {
         needed: u64,
         free: u64,
     },
+    /// The disk filled up while the archive was written (another writer took the space
+    /// the estimate counted on); the unfinished archive was removed.
+    #[error(
+        "the disk filled up while writing the backup in `{}`: about {} needed, {} was free when it began; the unfinished archive was removed",
+        dir.display(), crate::units::human_bytes(*needed), crate::units::human_bytes(*free)
+    )]
+    FilledUp {
+        dir: PathBuf,
+        needed: u64,
+        free: u64,
+    },
     #[error("`{}` {what} while it was being backed up", path.display())]
     SourceChanged { path: PathBuf, what: &'static str },
     #[error("cannot back up `{}`: {reason}", path.display())]
@@ -317,7 +330,7 @@ impl BackupError {
                 "the disk filled up: free some space (e.g. `xzup backups prune --keep N`) or use `--backup-dir` on another disk".into()
             }
             BackupError::Io { .. } => return None,
-            BackupError::NoSpace { .. } => {
+            BackupError::NoSpace { .. } | BackupError::FilledUp { .. } => {
                 "free some space (e.g. `xzup backups prune --keep N`), or write elsewhere with `--backup-dir DIR`".into()
             }
             BackupError::SourceChanged { .. } => {

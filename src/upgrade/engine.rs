@@ -104,7 +104,12 @@ fn run_one(
     or_stop(ctx.journal.start(id), ctx, id)?;
     ctx.observer.step_started(id);
     let started = Instant::now();
-    hooks::reached(Point::Started(id), ctx.stop_requested);
+    // A pause there ends on the Ctrl-C that would stop this phase.
+    let stop_fn = match phase {
+        Phase::Apply => ctx.stop_requested,
+        Phase::Rollback => ctx.stop_again,
+    };
+    hooks::reached(Point::Started(id), stop_fn);
     let interrupted = || StepError::failed("interrupted by the operator");
     let stop = |ctx: &Ctx<'_>| phase == Phase::Apply && (ctx.stop_requested)();
     let result = if stop(ctx) {
@@ -120,7 +125,7 @@ fn run_one(
         Ok(detail) => match ctx.journal.finish(id, Some(&detail)) {
             Ok(()) => {
                 ctx.observer.step_done(id, started.elapsed(), &detail);
-                hooks::reached(Point::Done(id), ctx.stop_requested);
+                hooks::reached(Point::Done(id), stop_fn);
                 Ok(Ok(()))
             }
             Err(e) => Err(not_recorded(ctx, id, started, e.into())),

@@ -8,7 +8,10 @@
 //! cannot stall or kill a real run.
 //!
 //! - `XZUP_TEST_PAUSE_AT=<step>` waits (up to two minutes, or until Ctrl-C) once the step
-//!   is journaled as started, before its work begins.
+//!   is journaled as started, before its work begins. A comma-separated list pauses at
+//!   each; a [`Point::name`] (`middle:backup`) pauses at that point. With
+//!   `XZUP_TEST_PAUSE_RELEASE=<file>` a pause also ends when the file appears (the hook
+//!   removes it, so the next pause waits for it again).
 //! - `XZUP_TEST_FAULT_AT=<point>` sends SIGKILL to the process itself when the run
 //!   reaches `<point>` ([`Point::name`]: `started:<step>`, `middle:<step>`, `done:<step>`):
 //!   no destructor, no flush, no lock release — what a power cut or the OOM killer leaves.
@@ -75,6 +78,8 @@ mod enabled {
     pub const PAUSE_AT: &str = "XZUP_TEST_PAUSE_AT";
     /// `XZUP_TEST_FAULT_AT=<point>`: SIGKILL at that point.
     pub const FAULT_AT: &str = "XZUP_TEST_FAULT_AT";
+    /// `XZUP_TEST_PAUSE_RELEASE=<file>`: a pause ends when the file exists.
+    pub const PAUSE_RELEASE: &str = "XZUP_TEST_PAUSE_RELEASE";
     const PAUSE_FOR: Duration = Duration::from_secs(120);
 
     pub fn reached(point: Point, stop_requested: fn() -> bool) {
@@ -82,8 +87,14 @@ mod enabled {
             die_as_killed();
         }
         if pauses_at(point, std::env::var(PAUSE_AT).ok().as_deref()) {
+            let release = std::env::var_os(PAUSE_RELEASE).map(std::path::PathBuf::from);
             let until = Instant::now() + PAUSE_FOR;
             while Instant::now() < until && !stop_requested() {
+                if let Some(file) = release.as_deref()
+                    && std::fs::remove_file(file).is_ok()
+                {
+                    break;
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
@@ -104,12 +115,13 @@ mod enabled {
         }
     }
 
-    /// Whether the value of [`PAUSE_AT`] names `point`.
+    /// Whether the value of [`PAUSE_AT`] names `point`: a step's name for its
+    /// [`Point::Started`], or the point's own name; several, comma-separated.
     pub fn pauses_at(point: Point, pause_at: Option<&str>) -> bool {
-        match point {
-            Point::Started(step) => pause_at == Some(step.name()),
-            Point::Middle(_) | Point::Done(_) => false,
-        }
+        pause_at.unwrap_or("").split(',').any(|name| {
+            name == point.name()
+                || matches!(point, Point::Started(step) if name == step.name())
+        })
     }
 
     /// Whether the value of [`FAULT_AT`] names `point`.
@@ -128,6 +140,10 @@ mod enabled {
             assert!(!pauses_at(Point::Started(Step::Up), Some("down")));
             assert!(!pauses_at(Point::Started(Step::Up), None));
             assert!(!pauses_at(Point::Done(Step::Up), Some("up")));
+            assert!(pauses_at(Point::Done(Step::Up), Some("down,done:up")));
+            assert!(pauses_at(Point::Started(Step::Down), Some("down,done:up")));
+            assert!(pauses_at(Point::Middle(Step::Backup), Some("middle:backup")));
+            assert!(!pauses_at(Point::Middle(Step::Backup), Some("backup")));
             assert!(pauses_at(
                 Point::Started(Step::RollbackUp),
                 Some("rollback-up")
