@@ -11,7 +11,8 @@
 //!   is journaled as started, before its work begins. A comma-separated list pauses at
 //!   each; a [`Point::name`] (`middle:backup`) pauses at that point. With
 //!   `XZUP_TEST_PAUSE_RELEASE=<file>` a pause also ends when the file appears (the hook
-//!   removes it, so the next pause waits for it again).
+//!   removes it, so the next pause waits for it again); while the run waits, `<file>.at`
+//!   holds the point's name.
 //! - `XZUP_TEST_FAULT_AT=<point>` sends SIGKILL to the process itself when the run
 //!   reaches `<point>` ([`Point::name`]: `started:<step>`, `middle:<step>`, `done:<step>`):
 //!   no destructor, no flush, no lock release — what a power cut or the OOM killer leaves.
@@ -88,6 +89,15 @@ mod enabled {
         }
         if pauses_at(point, std::env::var(PAUSE_AT).ok().as_deref()) {
             let release = std::env::var_os(PAUSE_RELEASE).map(std::path::PathBuf::from);
+            // `<file>.at` names the point while the run waits there.
+            let at = release.as_ref().map(|f| {
+                let mut at = f.clone().into_os_string();
+                at.push(".at");
+                std::path::PathBuf::from(at)
+            });
+            if let Some(at) = &at {
+                let _ = std::fs::write(at, point.name());
+            }
             let until = Instant::now() + PAUSE_FOR;
             while Instant::now() < until && !stop_requested() {
                 if let Some(file) = release.as_deref()
@@ -96,6 +106,9 @@ mod enabled {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
+            }
+            if let Some(at) = &at {
+                let _ = std::fs::remove_file(at);
             }
         }
     }
