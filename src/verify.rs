@@ -381,11 +381,17 @@ mod tests {
             pids: None,
         };
         let mut report = Report::default();
-        record_peaks(&mut report, std::slice::from_ref(&c), &[blank.clone()]);
+        record_peaks(
+            &mut report,
+            std::slice::from_ref(&c),
+            std::slice::from_ref(&blank),
+        );
         assert!(report.peaks.is_empty(), "{:?}", report.peaks);
         assert_eq!(
             unmeasured(&report, std::slice::from_ref(&c)),
-            ["db: `docker stats` gave no reading (`--`) in the verify window: its CPU and memory were not measured"]
+            [
+                "db: `docker stats` gave no reading (`--`) in the verify window: its CPU and memory were not measured"
+            ]
         );
         let read = ContainerStats {
             cpu_percent: Some(50.0),

@@ -39,7 +39,6 @@ pub(super) enum Point {
 /// - `backup`: half of the data's bytes are in the unfinished archive;
 /// - `up`: `up -d` returned, the services are not yet known healthy;
 /// - `rollback-restore-data`: the first data path is swapped in, the others not yet.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(super) const MIDDLES: [Step; 4] = [
     Step::Down,
     Step::Backup,
@@ -132,8 +131,7 @@ mod enabled {
     /// [`Point::Started`], or the point's own name; several, comma-separated.
     pub fn pauses_at(point: Point, pause_at: Option<&str>) -> bool {
         pause_at.unwrap_or("").split(',').any(|name| {
-            name == point.name()
-                || matches!(point, Point::Started(step) if name == step.name())
+            name == point.name() || matches!(point, Point::Started(step) if name == step.name())
         })
     }
 
@@ -155,7 +153,10 @@ mod enabled {
             assert!(!pauses_at(Point::Done(Step::Up), Some("up")));
             assert!(pauses_at(Point::Done(Step::Up), Some("down,done:up")));
             assert!(pauses_at(Point::Started(Step::Down), Some("down,done:up")));
-            assert!(pauses_at(Point::Middle(Step::Backup), Some("middle:backup")));
+            assert!(pauses_at(
+                Point::Middle(Step::Backup),
+                Some("middle:backup")
+            ));
             assert!(!pauses_at(Point::Middle(Step::Backup), Some("backup")));
             assert!(pauses_at(
                 Point::Started(Step::RollbackUp),
@@ -166,7 +167,10 @@ mod enabled {
         #[test]
         fn faults_at_the_named_point_only() {
             assert!(faults_at(Point::Started(Step::Up), Some("started:up")));
-            assert!(faults_at(Point::Middle(Step::Backup), Some("middle:backup")));
+            assert!(faults_at(
+                Point::Middle(Step::Backup),
+                Some("middle:backup")
+            ));
             assert!(faults_at(
                 Point::Done(Step::RollbackCheck),
                 Some("done:rollback-check")

@@ -64,6 +64,7 @@ impl<'a> ObserverProgress<'a> {
     /// The progress of `step`, which reaches [`Point::Middle`] of it: half of the
     /// archive's bytes written (`backup`), the first data path swapped in (a restore).
     pub fn middle_of(mut self, step: Step) -> Self {
+        debug_assert!(hooks::MIDDLES.contains(&step), "{step} has no middle");
         self.middle = Some(step);
         self
     }

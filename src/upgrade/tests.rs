@@ -521,7 +521,9 @@ fn a_second_ctrl_c_stops_the_rollback_at_the_next_step_and_leaves_it_resumable()
     assert_eq!(step, ROLLBACK[1].name());
     assert_eq!(err.exit_status(), crate::exit::ExitStatus::Interrupted);
     assert!(
-        err.hint().unwrap().starts_with("interrupted again: run `xzup resume` or `xzup rollback`"),
+        err.hint()
+            .unwrap()
+            .starts_with("interrupted again: run `xzup resume` or `xzup rollback`"),
         "{:?}",
         err.hint()
     );

@@ -32,10 +32,9 @@ struct Held {
 
 impl Held {
     fn spawn(stack: &TestStack, args: &[&str], pause_at: &str, path: Option<&str>) -> Held {
-        assert!(
-            cfg!(feature = "test-hooks"),
-            "this test holds xzup at a point: build with `--features test-hooks`"
-        );
+        if !cfg!(feature = "test-hooks") {
+            panic!("this test holds xzup at a point: build with `--features test-hooks`");
+        }
         let dir = tempfile::tempdir().unwrap();
         let release = dir.path().join("release");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xzup"));
@@ -106,11 +105,21 @@ impl Tmpfs {
     fn mount(at: &Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(at).unwrap();
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(at)
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "mount -t tmpfs at {} (the e2e tests run as root)", at.display());
+        assert!(
+            ok,
+            "mount -t tmpfs at {} (the e2e tests run as root)",
+            at.display()
+        );
         Tmpfs(at.to_path_buf())
     }
 }
@@ -139,8 +148,10 @@ fn e2e_a_full_backup_disk_refuses_before_downtime_or_rolls_back_mid_archive() {
         .run()
         .code(1);
     assert!(
-        out.stderr
-            .contains(&format!("not enough free space for the backup in `{}`: ", small.display())),
+        out.stderr.contains(&format!(
+            "not enough free space for the backup in `{}`: ",
+            small.display()
+        )),
         "{}",
         out.stderr
     );
@@ -238,11 +249,18 @@ fn e2e_ctrl_c_twice_leaves_a_resumable_rollback_and_says_so() {
         status.stdout
     );
     let out = xzup(&stack).args(["resume"]).run().code(3);
-    assert!(out.stderr.contains("ok      rollback-restore-data"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ok      rollback-restore-data"),
+        "{}",
+        out.stderr
+    );
     assert_on_seed(&stack);
     assert_eq!(stack.checksum_rows(), rows);
     assert_eq!(stack.checksum_uploads(), files);
-    assert_eq!(newest_journal(stack.dir()).unwrap()["outcome"], "rolled-back");
+    assert_eq!(
+        newest_journal(stack.dir()).unwrap()["outcome"],
+        "rolled-back"
+    );
 }
 
 #[test]
@@ -251,12 +269,7 @@ fn e2e_up_failing_on_a_taken_port_rolls_back_with_exit_3() {
         return;
     }
     let (stack, rows, files) = seeded();
-    let mut held = Held::spawn(
-        &stack,
-        &["apply", "--tier", "grow"],
-        "up,rollback-up",
-        None,
-    );
+    let mut held = Held::spawn(&stack, &["apply", "--tier", "grow"], "up,rollback-up", None);
     held.wait_at("started:up");
     // While the stack is down, something else takes the server's host port.
     let squatter = std::net::TcpListener::bind("0.0.0.0:8003").expect("port 8003 is free");
@@ -267,7 +280,11 @@ fn e2e_up_failing_on_a_taken_port_rolls_back_with_exit_3() {
     drop(squatter);
     held.release();
     let out = held.finish().code(3);
-    assert!(out.stderr.contains("8003"), "the error names the port:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("8003"),
+        "the error names the port:\n{}",
+        out.stderr
+    );
     assert_on_seed(&stack);
     assert_eq!(stack.checksum_rows(), rows);
     assert_eq!(stack.checksum_uploads(), files);
@@ -330,7 +347,11 @@ exec {real} "$@"
     let bin = dir.join("docker");
     std::fs::write(&bin, script).unwrap();
     std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 #[test]
@@ -364,9 +385,84 @@ fn e2e_docker_stats_printing_dashes_is_no_reading_not_zero() {
     // With --strict, no reading fails the verification: the old stack comes back.
     let out = xzup(&stack)
         .env("PATH", &path)
-        .args(["apply", "--tier", "seed", "--verify-window", "1", "--strict"])
+        .args([
+            "apply",
+            "--tier",
+            "seed",
+            "--verify-window",
+            "1",
+            "--strict",
+        ])
         .run()
         .code(3);
     assert!(out.stderr.contains("gave no reading"), "{}", out.stderr);
     assert_eq!(stack.checksum_rows(), rows);
+}
+
+/// The Docker engine stopped (SIGTERM to dockerd, as `service docker stop` does), started
+/// again when dropped — also when the test fails — the way `scripts/ensure-docker.sh`
+/// starts it.
+struct EngineOutage;
+
+impl EngineOutage {
+    fn begin() -> EngineOutage {
+        let pid: i32 = std::fs::read_to_string("/var/run/docker.pid")
+            .expect("dockerd's pid file (scripts/ensure-docker.sh starts it with one)")
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: kill(2) on the engine's pid, read from its pid file.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // SAFETY: signal 0 only checks that the process exists.
+        while unsafe { libc::kill(pid, 0) } == 0 {
+            assert!(Instant::now() < deadline, "dockerd did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        EngineOutage
+    }
+}
+
+impl Drop for EngineOutage {
+    fn drop(&mut self) {
+        let script = crate::harness::repo_root().join("scripts/ensure-docker.sh");
+        let ok = Command::new("bash")
+            .arg(script)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("e2e: could not start dockerd again: run scripts/ensure-docker.sh");
+        }
+    }
+}
+
+#[test]
+fn e2e_the_engine_stopping_mid_run_is_recovered_by_rollback_once_it_is_back() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let mut held = Held::spawn(&stack, &["apply", "--tier", "grow"], "up", None);
+    held.wait_at("started:up");
+    // Stopped with the stack down and the backup taken: `up` and the rollback both meet
+    // a dead engine. The outage is kept short: other checkouts share this engine.
+    let outage = EngineOutage::begin();
+    held.release();
+    let out = held.finish();
+    drop(outage);
+    let out = out.code(4);
+    assert!(
+        out.stderr.contains("xzup rollback"),
+        "says what to run:\n{}",
+        out.stderr
+    );
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(step_status(&journal, "up").as_deref(), Some("failed"));
+    assert_eq!(journal["outcome"], "rollback-failed", "{journal}");
+    // The engine is back: the rollback goes on from where it stopped.
+    let out = xzup(&stack).args(["rollback"]).run().success();
+    assert!(out.stdout.contains("back on seed"), "{}", out.stdout);
+    assert_on_seed(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
 }

@@ -184,9 +184,13 @@ fn run_point(subject: &Subject, point: &Point, path: Path) -> &'static str {
     let stack = &subject.stack;
     let (from, target) = (subject.tier, other(subject.tier));
     let tier = if point.in_rollback { "skewed" } else { target };
-    let mut apply = xzup(stack)
-        .env("XZUP_TEST_FAULT_AT", &point.name)
-        .args(["apply", "--tier", tier, "--verify-window", "1"]);
+    let mut apply = xzup(stack).env("XZUP_TEST_FAULT_AT", &point.name).args([
+        "apply",
+        "--tier",
+        tier,
+        "--verify-window",
+        "1",
+    ]);
     if point.in_rollback {
         apply = apply.args(["--restore-data", "always"]);
     }
@@ -253,7 +257,12 @@ fn run_point(subject: &Subject, point: &Point, path: Path) -> &'static str {
     );
     let out = xzup(stack).args(["status", "--format", "json"]).run();
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("status JSON");
-    assert_eq!(doc["unfinished_run"], serde_json::Value::Null, "{}", out.stdout);
+    assert_eq!(
+        doc["unfinished_run"],
+        serde_json::Value::Null,
+        "{}",
+        out.stdout
+    );
     ends_on
 }
 
@@ -276,10 +285,9 @@ fn e2e_fault_matrix_every_point_converges_both_ways() {
     if !docker_available() {
         return;
     }
-    assert!(
-        cfg!(feature = "test-hooks"),
-        "the fault matrix needs `--features test-hooks` (scripts/test.sh builds with it)"
-    );
+    if !cfg!(feature = "test-hooks") {
+        panic!("the fault matrix needs `--features test-hooks` (scripts/test.sh builds with it)");
+    }
     let runs = selected();
     let started = Instant::now();
     let mut subject = Some(Subject::seeded());
@@ -304,7 +312,13 @@ fn e2e_fault_matrix_every_point_converges_both_ways() {
                 let text = panic_text(&e);
                 Cell {
                     ok: false,
-                    note: text.lines().next().unwrap_or("").chars().take(200).collect(),
+                    note: text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect(),
                     took,
                 }
             }

@@ -6,8 +6,8 @@ use crate::journal;
 
 use super::stack::confirm_stopped;
 use crate::upgrade::context::Ctx;
-use crate::upgrade::hooks::{self, Point};
 use crate::upgrade::error::StepError;
+use crate::upgrade::hooks::{self, Point};
 use crate::upgrade::step::Step;
 
 pub(super) struct Down;

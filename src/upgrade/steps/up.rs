@@ -3,8 +3,8 @@
 
 use crate::journal;
 use crate::upgrade::context::Ctx;
-use crate::upgrade::hooks::{self, Point};
 use crate::upgrade::error::StepError;
+use crate::upgrade::hooks::{self, Point};
 use crate::upgrade::step::Step;
 
 use super::stack::wait_healthy;
