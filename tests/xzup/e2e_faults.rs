@@ -324,7 +324,7 @@ fn e2e_fault_matrix_every_point_converges_both_ways() {
             }
         };
         eprintln!(
-            "fault matrix: {:<28} {:<8} {:>5.1}s {}",
+            "fault matrix: {:<30} {:<8} {:>5.1}s {}",
             point.name,
             path.command(),
             cell.took.as_secs_f64(),
@@ -369,7 +369,7 @@ fn print_matrix(cells: &[(Point, Path, Cell)], total: Duration) {
             })
     };
     let mut table = format!(
-        "\nfault matrix ({} runs, {:.0}s):\n{:<28} {:<18} {:<18}\n",
+        "\nfault matrix ({} runs, {:.0}s):\n{:<30} {:<18} {:<18}\n",
         cells.len(),
         total.as_secs_f64(),
         "point",
@@ -378,7 +378,7 @@ fn print_matrix(cells: &[(Point, Path, Cell)], total: Duration) {
     );
     for name in names {
         table += &format!(
-            "{:<28} {:<18} {:<18}\n",
+            "{:<30} {:<18} {:<18}\n",
             name,
             show(name, Path::Resume),
             show(name, Path::Rollback)
