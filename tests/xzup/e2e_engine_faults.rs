@@ -301,7 +301,17 @@ fn e2e_a_service_not_healthy_in_time_rolls_back() {
         .args(["apply", "--tier", "grow", "--wait-timeout", "1"])
         .run()
         .code(3);
-    assert!(out.stderr.contains("failed  up"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("FAILED  up") && out.stderr.contains("services not ready after 1"),
+        "{}",
+        out.stderr
+    );
+    // The old stack gets the time it needs, not the new one's 1 s.
+    assert!(
+        out.stderr.contains("ok      rollback-check"),
+        "{}",
+        out.stderr
+    );
     assert_on_seed(&stack);
     assert_eq!(stack.checksum_rows(), rows);
     assert_eq!(stack.checksum_uploads(), files);
