@@ -7,7 +7,8 @@
 #   3. scripts/fixture-images.sh      mysql:latest, mysql:8.4.5, redis:8.0 and the xiaozhi
 #                                     server/web images, built locally (no registry)
 #   4. the whole suite (unit, integration, end-to-end) under Compose v2 (XZUP_COMPOSE=v2),
-#   5. the end-to-end tests again under Compose v1 (XZUP_COMPOSE=v1, docker-compose 1.x).
+#   5. the end-to-end tests again under Compose v1 (XZUP_COMPOSE=v1, docker-compose 1.x),
+#      but the fault matrix (e2e_fault_matrix_*, ~15 min: it runs once, under v2).
 #
 # With cargo-nextest when installed (.config/nextest.toml runs the e2e tests one at a time),
 # else cargo test. Every build here has the `test-hooks` feature: the end-to-end tests that
@@ -21,6 +22,12 @@
 # Usage: scripts/test.sh [--no-setup] [-- ARGS…]
 #   --no-setup   skip steps 1-3 (the engine, Compose v2 and the images are already there)
 #   ARGS         passed to `cargo nextest run` / `cargo test` (e.g. a test filter)
+#
+# Environment:
+#   XZUP_FAULT_MATRIX=full      the fault matrix runs every point with both resume and
+#                               rollback (56 runs, ~30 min) instead of each point once
+#   XZUP_FAULT_MATRIX_BOTH=1    the fault matrix runs under Compose v1 too
+#   XZUP_FAULT_POINTS=P,P…      only these points (`started:up`, `middle:backup`, …)
 # shellcheck disable=SC2317  # the test functions run through run_timed/under
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,7 +38,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --no-setup) SETUP=0 ;;
         --) shift; EXTRA=("$@"); break ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -76,15 +83,22 @@ if [ "${#FLAVOURS[@]}" -lt 2 ]; then
 fi
 
 FEATURES=(--features test-hooks)
+# The second flavour's pass leaves the fault matrix out unless XZUP_FAULT_MATRIX_BOTH=1.
+E2E_FILTER='test(/^e2e_/)'
+SKIP=()
+if [ "${XZUP_FAULT_MATRIX_BOTH:-0}" != 1 ]; then
+    E2E_FILTER='test(/^e2e_/) and not test(/e2e_fault_matrix/)'
+    SKIP=(--skip e2e_fault_matrix)
+fi
 if cargo nextest --version >/dev/null 2>&1; then
     PROFILE=default
     [ "$CI_MODE" = 1 ] && PROFILE=ci
     all_tests() { cargo nextest run "${FEATURES[@]}" --profile "$PROFILE" ${EXTRA[@]+"${EXTRA[@]}"}; }
-    e2e_tests() { cargo nextest run "${FEATURES[@]}" --profile "$PROFILE" -E 'test(/^e2e_/)' ${EXTRA[@]+"${EXTRA[@]}"}; }
+    e2e_tests() { cargo nextest run "${FEATURES[@]}" --profile "$PROFILE" -E "$E2E_FILTER" ${EXTRA[@]+"${EXTRA[@]}"}; }
 else
     say "cargo-nextest not installed: using cargo test"
     all_tests() { cargo test "${FEATURES[@]}" ${EXTRA[@]+"${EXTRA[@]}"}; }
-    e2e_tests() { cargo test "${FEATURES[@]}" --test xzup ${EXTRA[@]+"${EXTRA[@]}"} e2e_; }
+    e2e_tests() { cargo test "${FEATURES[@]}" --test xzup ${EXTRA[@]+"${EXTRA[@]}"} e2e_ -- ${SKIP[@]+"${SKIP[@]}"}; }
 fi
 
 # Build first, so the timings below are the tests' own.

@@ -115,7 +115,9 @@ pub fn verify(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let crossed = threshold_warnings(&report.peaks);
+    let mut crossed = threshold_warnings(&report.peaks);
+    // `docker stats` prints `--` for what it cannot read: no reading is not a 0% load.
+    crossed.extend(unmeasured(&report, &containers));
     if strict {
         report.failures.extend(crossed);
     } else {
@@ -238,6 +240,26 @@ pub fn compare_redis(service: &str, want: &ObservedRedis, output: &str) -> Vec<S
 
 /// Keeps, per service, the highest CPU share of its cpus limit (of one core when it has
 /// none) and the highest memory share of its limit.
+/// The services `docker stats` gave no reading for (`--`) in the whole window.
+fn unmeasured(report: &Report, containers: &[ContainerInfo]) -> Vec<String> {
+    let mut services: Vec<String> = containers
+        .iter()
+        .map(|c| c.service.clone().unwrap_or_else(|| c.name.clone()))
+        .filter(|s| !report.peaks.contains_key(s))
+        .collect();
+    services.sort();
+    services.dedup();
+    services
+        .into_iter()
+        .map(|s| {
+            format!(
+                "{s}: `docker stats` gave no reading (`--`) in the verify window: its CPU and memory were not measured"
+            )
+        })
+        .collect()
+}
+
+/// Adds each readable sample to the peaks; an unreadable one (`--`) adds nothing.
 fn record_peaks(report: &mut Report, containers: &[ContainerInfo], samples: &[ContainerStats]) {
     for sample in samples {
         let Some(c) = containers
@@ -252,6 +274,9 @@ fn record_peaks(report: &mut Report, containers: &[ContainerInfo], samples: &[Co
         } else {
             1.0
         };
+        if sample.cpu_percent.is_none() && sample.mem_usage.is_none() {
+            continue;
+        }
         let cpu = sample.cpu_percent.map_or(0.0, |p| p / 100.0 / cores);
         let mem = match (sample.mem_usage, c.memory) {
             (Some(used), limit) if limit > 0 => used as f64 / limit as f64,
@@ -341,6 +366,41 @@ mod tests {
                 "server: CPU at 75% of its limit (the plan says keep it under 70%)",
             ]
         );
+    }
+
+    #[test]
+    fn an_unreadable_sample_is_not_a_zero_load() {
+        let c = container(1 << 30, 1_000_000_000, 0);
+        let blank = ContainerStats {
+            id: "abc".into(),
+            name: "db".into(),
+            cpu_percent: None,
+            mem_usage: None,
+            mem_limit: None,
+            mem_percent: None,
+            pids: None,
+        };
+        let mut report = Report::default();
+        record_peaks(
+            &mut report,
+            std::slice::from_ref(&c),
+            std::slice::from_ref(&blank),
+        );
+        assert!(report.peaks.is_empty(), "{:?}", report.peaks);
+        assert_eq!(
+            unmeasured(&report, std::slice::from_ref(&c)),
+            [
+                "db: `docker stats` gave no reading (`--`) in the verify window: its CPU and memory were not measured"
+            ]
+        );
+        let read = ContainerStats {
+            cpu_percent: Some(50.0),
+            mem_usage: Some(1 << 29),
+            ..blank
+        };
+        record_peaks(&mut report, std::slice::from_ref(&c), &[read]);
+        assert_eq!(report.peaks["db"], (0.5, 0.5));
+        assert!(unmeasured(&report, std::slice::from_ref(&c)).is_empty());
     }
 
     fn container(memory: u64, nano_cpus: i64, memory_reservation: u64) -> ContainerInfo {

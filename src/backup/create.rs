@@ -195,7 +195,16 @@ pub fn create(
         Err(e) => {
             // Our own unfinished file; nothing of the operator's.
             let _ = std::fs::remove_file(&partial);
-            return Err(e);
+            return Err(match e {
+                BackupError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) => {
+                    BackupError::FilledUp {
+                        dir: out_dir,
+                        needed,
+                        free,
+                    }
+                }
+                e => e,
+            });
         }
     };
     if request.verify {

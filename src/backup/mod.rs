@@ -64,6 +64,8 @@ mod restore;
 mod sys;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_space;
 mod verify;
 mod walk;
 
@@ -140,6 +142,8 @@ impl Phase {
 pub trait ProgressSink {
     fn phase(&mut self, phase: Phase, total_bytes: u64);
     fn advance(&mut self, bytes: u64);
+    /// A restore swapped `root` into its place (the others may not be yet).
+    fn swapped(&mut self, _root: &str) {}
     fn stop_requested(&self) -> bool {
         crate::interrupt::requested()
     }
@@ -206,6 +210,17 @@ pub enum BackupError {
         dir.display(), crate::units::human_bytes(*needed), crate::units::human_bytes(*free)
     )]
     NoSpace {
+        dir: PathBuf,
+        needed: u64,
+        free: u64,
+    },
+    /// The disk filled up while the archive was written (another writer took the space
+    /// the estimate counted on); the unfinished archive was removed.
+    #[error(
+        "the disk filled up while writing the backup in `{}`: about {} needed, {} was free when it began; the unfinished archive was removed",
+        dir.display(), crate::units::human_bytes(*needed), crate::units::human_bytes(*free)
+    )]
+    FilledUp {
         dir: PathBuf,
         needed: u64,
         free: u64,
@@ -315,7 +330,7 @@ impl BackupError {
                 "the disk filled up: free some space (e.g. `xzup backups prune --keep N`) or use `--backup-dir` on another disk".into()
             }
             BackupError::Io { .. } => return None,
-            BackupError::NoSpace { .. } => {
+            BackupError::NoSpace { .. } | BackupError::FilledUp { .. } => {
                 "free some space (e.g. `xzup backups prune --keep N`), or write elsewhere with `--backup-dir DIR`".into()
             }
             BackupError::SourceChanged { .. } => {

@@ -177,7 +177,7 @@ pub fn restore_to(
         Destination::InPlace { volumes, .. } => Some(*volumes),
         Destination::Under(_) => None,
     };
-    let quarantined = swap_in(&to, &places, &manifest, volumes, stamp)?;
+    let quarantined = swap_in(&to, &places, &manifest, volumes, stamp, progress)?;
     // (A volume written through a container got its root's metadata from the stream.)
     for place in places.iter().filter(|p| p.helper.is_none()) {
         let entry = manifest
@@ -423,6 +423,7 @@ fn swap_in(
     manifest: &Manifest,
     volumes: Option<&dyn VolumeStore>,
     stamp: &str,
+    progress: &mut dyn ProgressSink,
 ) -> Result<Vec<Quarantined>, BackupError> {
     let mut done: Vec<Swapped> = Vec::new();
     let mut quarantined = Vec::new();
@@ -431,6 +432,7 @@ fn swap_in(
             Ok((swapped, q)) => {
                 quarantined.extend(q);
                 done.push(swapped);
+                progress.swapped(&place.root);
             }
             Err(source) => {
                 let undone = undo_swaps(&done);

@@ -113,17 +113,24 @@ pub fn list(state_dir: &Path) -> Result<Listing, JournalError> {
 }
 
 /// The run that has not finished (outcome `in-progress`), if any: `apply` refuses to start
-/// while there is one, `resume` continues it. An unreadable journal is an error here: it
-/// could be that run, and xzup does not guess.
+/// while there is one, `resume` continues it. The newest run, when its rollback failed
+/// (exit 4), is unfinished too: the stack is in the state its failure named, and `resume`
+/// or `rollback` continues the rollback from the step that failed (the engine stopped,
+/// say, and is back). An unreadable journal is an error here: it could be that run, and
+/// xzup does not guess.
 pub fn unfinished(state_dir: &Path) -> Result<Option<Journal>, JournalError> {
     let mut listing = list(state_dir)?;
     if !listing.unreadable.is_empty() {
         return Err(listing.unreadable.swap_remove(0));
     }
-    Ok(listing
+    let newest_failed_rollback = listing
         .runs
-        .into_iter()
-        .find(|j| j.run().outcome == Outcome::InProgress))
+        .first()
+        .is_some_and(|j| j.run().outcome == Outcome::RollbackFailed);
+    Ok(listing.runs.into_iter().enumerate().find_map(|(i, j)| {
+        let open = j.run().outcome == Outcome::InProgress || (i == 0 && newest_failed_rollback);
+        open.then_some(j)
+    }))
 }
 
 /// The run with this id.

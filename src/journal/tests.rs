@@ -400,6 +400,36 @@ fn list_is_newest_first_and_finds_the_unfinished_run() {
 }
 
 #[test]
+fn the_newest_run_whose_rollback_failed_is_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".xzup");
+    let older = dated(
+        &state,
+        RunKind::Apply,
+        "high",
+        "2026-11-24T10:00:00Z",
+        Outcome::RollbackFailed,
+    );
+    let newer = dated(
+        &state,
+        RunKind::Apply,
+        "ultra",
+        "2026-11-25T10:00:00Z",
+        Outcome::Succeeded,
+    );
+    // Settled by a later run: not unfinished.
+    assert!(unfinished(&state).unwrap().is_none(), "{older} {newer}");
+    let newest = dated(
+        &state,
+        RunKind::Apply,
+        "low",
+        "2026-11-26T10:00:00Z",
+        Outcome::RollbackFailed,
+    );
+    assert_eq!(unfinished(&state).unwrap().unwrap().id(), newest);
+}
+
+#[test]
 fn a_corrupt_journal_is_named_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join(".xzup");

@@ -35,6 +35,9 @@ pub(super) struct Ctx<'o> {
     /// Whether the operator asked the run to stop (Ctrl-C): [`interrupt::requested`], or a
     /// script in the engine's tests.
     pub stop_requested: fn() -> bool,
+    /// Whether the operator asked again, during the rollback (a second Ctrl-C):
+    /// [`interrupt::requested_again`]. The rollback stops at its next safe point.
+    pub stop_again: fn() -> bool,
 }
 
 impl<'o> Ctx<'o> {
@@ -55,6 +58,7 @@ impl<'o> Ctx<'o> {
             observer,
             cli: None,
             stop_requested: interrupt::requested,
+            stop_again: interrupt::requested_again,
         }
     }
 

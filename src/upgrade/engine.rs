@@ -23,7 +23,8 @@ use super::step::{Sequence, Step};
 enum Phase {
     /// The upgrade's steps: Ctrl-C stops them (the rollback follows).
     Apply,
-    /// The rollback's steps: they run to the end; a second Ctrl-C exits at once.
+    /// The rollback's steps: the first Ctrl-C does not stop them; a second one does, at the
+    /// next safe point (see [`crate::interrupt`]).
     Rollback,
 }
 
@@ -70,7 +71,17 @@ fn walk<'s>(
         if done {
             continue;
         }
+        // A second Ctrl-C stops the rollback between its steps, or when a step gave up
+        // because of it (a restore stops before it swaps anything in): the journal is left
+        // in progress, for `resume` or `rollback` to finish.
+        let again = |ctx: &Ctx<'_>| phase == Phase::Rollback && (ctx.stop_again)();
+        if again(ctx) {
+            return Err(interrupted_again(ctx, step.id()));
+        }
         if let Err(failure) = run_one(ctx, step, phase)? {
+            if again(ctx) {
+                return Err(interrupted_again(ctx, step.id()));
+            }
             return Ok(Some((step, failure)));
         }
     }
@@ -93,7 +104,12 @@ fn run_one(
     or_stop(ctx.journal.start(id), ctx, id)?;
     ctx.observer.step_started(id);
     let started = Instant::now();
-    hooks::reached(Point::Started(id), ctx.stop_requested);
+    // A pause there ends on the Ctrl-C that would stop this phase.
+    let stop_fn = match phase {
+        Phase::Apply => ctx.stop_requested,
+        Phase::Rollback => ctx.stop_again,
+    };
+    hooks::reached(Point::Started(id), stop_fn);
     let interrupted = || StepError::failed("interrupted by the operator");
     let stop = |ctx: &Ctx<'_>| phase == Phase::Apply && (ctx.stop_requested)();
     let result = if stop(ctx) {
@@ -109,6 +125,7 @@ fn run_one(
         Ok(detail) => match ctx.journal.finish(id, Some(&detail)) {
             Ok(()) => {
                 ctx.observer.step_done(id, started.elapsed(), &detail);
+                hooks::reached(Point::Done(id), stop_fn);
                 Ok(Ok(()))
             }
             Err(e) => Err(not_recorded(ctx, id, started, e.into())),
@@ -121,6 +138,13 @@ fn run_one(
             Err(e) => Err(not_recorded(ctx, id, started, e.into())),
         },
         Err(StepError::Unrecorded(source)) => Err(not_recorded(ctx, id, started, source)),
+    }
+}
+
+fn interrupted_again(ctx: &Ctx<'_>, step: journal::Step) -> UpgradeError {
+    UpgradeError::InterruptedAgain {
+        run: ctx.run().id.clone(),
+        step: step.name().to_string(),
     }
 }
 

@@ -158,6 +158,12 @@ pub enum UpgradeError {
         step: String,
         source: RecordError,
     },
+    /// A second Ctrl-C stopped the rollback the first one started, at a safe point: the
+    /// journal says where it stands, and `resume` or `rollback` finishes it.
+    #[error(
+        "interrupted again: the rollback of run `{run}` stopped before `{step}` finished; the data is safe (the journal says where things stand)"
+    )]
+    InterruptedAgain { run: String, step: String },
     /// The journal could not be read or written outside a run (nothing changed yet).
     #[error(transparent)]
     Journal(#[from] JournalError),
@@ -186,6 +192,10 @@ impl UpgradeError {
             UpgradeError::Stopped { step, .. } => Some(format!(
                 "fix the cause (free disk space, the permissions of `.xzup/`), look at `xzup status`, then `xzup resume` to go on from `{step}` or `xzup rollback` to undo the run"
             )),
+            UpgradeError::InterruptedAgain { .. } => Some(
+                "interrupted again: run `xzup resume` or `xzup rollback` to bring the old stack back; `xzup status` shows where it stands"
+                    .into(),
+            ),
             UpgradeError::Journal(e) => e.hint(),
             UpgradeError::Lock(e) => e.hint(),
             UpgradeError::Deployment(e) => e.hint(),
@@ -199,6 +209,7 @@ impl UpgradeError {
                 ExitStatus::RollbackFailed
             }
             UpgradeError::Deployment(e) if e.is_usage() => ExitStatus::Usage,
+            UpgradeError::InterruptedAgain { .. } => ExitStatus::Interrupted,
             _ => ExitStatus::Failure,
         }
     }

@@ -11,7 +11,8 @@
 //! - [`error`]: the engine's errors, and the one rule for what goes wrong inside a step
 //!   (its own failure → rollback; the journal or state not written → the run stops).
 //! - [`observer`]: where the engine reports what it does ([`Observer`]).
-//! - [`hooks`]: test hooks (`XZUP_TEST_PAUSE_AT`), compiled in only with `test-hooks`.
+//! - [`hooks`]: test hooks (`XZUP_TEST_PAUSE_AT`, `XZUP_TEST_FAULT_AT`), compiled in only
+//!   with `test-hooks`.
 //! - [`context`]: what every step works with ([`context::Ctx`]), the run-dir copies.
 //! - [`step`]: the one interface the loop drives ([`step::Step`], [`step::Sequence`]).
 //! - [`engine`]: the loop — bookkeeping, failure → rollback, the outcome. No Docker.

@@ -33,6 +33,8 @@ type Action = fn(&mut Ctx<'_>) -> Result<(), StepError>;
 struct Script {
     fail: Vec<journal::Step>,
     during: Option<(journal::Step, Action)>,
+    /// A second action, at another step.
+    also_during: Option<(journal::Step, Action)>,
     ran: RefCell<Vec<journal::Step>>,
 }
 
@@ -64,10 +66,10 @@ impl Step for Scripted<'_> {
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         let id = self.id();
         self.script.ran.borrow_mut().push(id);
-        if let Some((at, action)) = self.script.during
-            && at == id
-        {
-            action(ctx)?;
+        for (at, action) in self.script.during.iter().chain(&self.script.also_during) {
+            if *at == id {
+                action(ctx)?;
+            }
         }
         if self.script.fail.contains(&id) {
             return Err(StepError::failed(format!("{id} broke (scripted)")));
@@ -484,6 +486,53 @@ fn ctrl_c_stops_an_upgrade_step_and_the_rollback_runs_to_the_end() {
         Some("down failed: interrupted by the operator")
     );
     assert_eq!(run.outcome, Outcome::RolledBack);
+}
+
+static STOP_1: AtomicBool = AtomicBool::new(false);
+static STOP_2: AtomicBool = AtomicBool::new(false);
+
+#[test]
+fn a_second_ctrl_c_stops_the_rollback_at_the_next_step_and_leaves_it_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = Seen::default();
+    let mut ctx = ctx(dir.path(), new_upgrade(dir.path()), &mut seen);
+    ctx.stop_requested = || STOP_1.load(Ordering::SeqCst);
+    ctx.stop_again = || STOP_2.load(Ordering::SeqCst);
+    let script = Script {
+        during: Some((Up, |_| {
+            STOP_1.store(true, Ordering::SeqCst);
+            Ok(())
+        })),
+        ..Script::default()
+    };
+    // The second Ctrl-C comes while `rollback-down` runs: it finishes, nothing after it
+    // starts.
+    let script = Script {
+        also_during: Some((ROLLBACK[0], |_| {
+            STOP_2.store(true, Ordering::SeqCst);
+            Ok(())
+        })),
+        ..script
+    };
+    let err = drive(&mut ctx, &script).unwrap_err();
+    let UpgradeError::InterruptedAgain { step, .. } = &err else {
+        panic!("not interrupted again: {err:?}");
+    };
+    assert_eq!(step, ROLLBACK[1].name());
+    assert_eq!(err.exit_status(), crate::exit::ExitStatus::Interrupted);
+    assert!(
+        err.hint()
+            .unwrap()
+            .starts_with("interrupted again: run `xzup resume` or `xzup rollback`"),
+        "{:?}",
+        err.hint()
+    );
+    assert_eq!(script.ran(), [&APPLY[..5], &ROLLBACK[..1]].concat());
+    let run = on_disk(&ctx);
+    assert_eq!(run.outcome, Outcome::InProgress, "resumable");
+    assert_eq!(run.step_status(ROLLBACK[0]), Some(StepStatus::Done));
+    assert_eq!(run.step_status(ROLLBACK[1]), None);
+    assert_eq!(run.next_step(), Some(ROLLBACK[1]));
 }
 
 /// A finished upgrade, and a manual rollback run of it.

@@ -632,3 +632,31 @@ fn plan_says_a_source_named_for_the_tier_is_replaced() {
         out.stdout
     );
 }
+
+/// The test hooks are compiled in only with the `test-hooks` feature: a release binary
+/// holds none of their variable names, so it can never read one.
+#[test]
+fn test_variables_are_in_test_builds_only() {
+    let bin = std::fs::read(env!("CARGO_BIN_EXE_xzup")).expect("the built binary");
+    // Searched as text by the (optimised) standard library: a byte loop of this test's
+    // own debug build takes a minute over the debug binary.
+    let text = String::from_utf8_lossy(&bin);
+    let holds = |name: &str| text.contains(name);
+    for var in [
+        "XZUP_TEST_PAUSE_AT",
+        "XZUP_TEST_PAUSE_RELEASE",
+        "XZUP_TEST_FAULT_AT",
+        "XZUP_TEST_VOLUMES_UNREADABLE",
+    ] {
+        assert_eq!(
+            holds(var),
+            cfg!(feature = "test-hooks"),
+            "{var} in a build {} the test-hooks feature",
+            if cfg!(feature = "test-hooks") {
+                "with"
+            } else {
+                "without"
+            }
+        );
+    }
+}

@@ -17,7 +17,7 @@ pub(crate) fn tiers_file() -> PathBuf {
 }
 
 /// The upstream file (1 s healthchecks) on the seed tier: where every upgrade starts.
-fn seed_text() -> String {
+pub(crate) fn seed_text() -> String {
     on_tier(&stack::upstream_fast(), "seed")
 }
 
@@ -137,7 +137,7 @@ fn redis_maxmemory(stack: &TestStack) -> String {
     out.lines().nth(1).unwrap_or("").trim().to_string()
 }
 
-fn assert_on_seed(stack: &TestStack) {
+pub(crate) fn assert_on_seed(stack: &TestStack) {
     assert_eq!(limits(stack, SERVER), (256 * MIB, 500_000_000, 128 * MIB));
     assert_eq!(limits(stack, WEB), (256 * MIB, 500_000_000, 128 * MIB));
     assert_eq!(limits(stack, DB), (768 * MIB, 1_000_000_000, 384 * MIB));
@@ -149,7 +149,7 @@ fn assert_on_seed(stack: &TestStack) {
     }
 }
 
-fn assert_on_grow(stack: &TestStack) {
+pub(crate) fn assert_on_grow(stack: &TestStack) {
     assert_eq!(limits(stack, SERVER), (512 * MIB, 1_000_000_000, 256 * MIB));
     assert_eq!(limits(stack, WEB), (512 * MIB, 1_000_000_000, 256 * MIB));
     assert_eq!(limits(stack, DB), (1024 * MIB, 2_000_000_000, 512 * MIB));

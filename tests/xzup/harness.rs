@@ -109,6 +109,15 @@ impl Xzup {
             .expect("xzup starts")
     }
 
+    /// Runs to the end and gives how the process ended (a signal too) and its stderr.
+    pub fn run_status(mut self) -> (std::process::ExitStatus, String) {
+        let out = self.cmd.output().expect("xzup runs");
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn run(mut self) -> Outcome {
         let out = self.cmd.output().expect("xzup runs");
         Outcome {

@@ -11,6 +11,8 @@ mod cli;
 mod corpus;
 mod e2e_data;
 mod e2e_driver;
+mod e2e_engine_faults;
+mod e2e_faults;
 mod e2e_partial;
 mod e2e_upgrade;
 mod journal;

@@ -76,7 +76,8 @@ impl Step for Backup {
         };
         let report = backup::create(
             &request,
-            &mut ObserverProgress::interruptible(&mut *ctx.observer, ctx.stop_requested),
+            &mut ObserverProgress::interruptible(&mut *ctx.observer, ctx.stop_requested)
+                .middle_of(self.id()),
         )?;
         record_backup(ctx, &out, report.archive_bytes, report.verified)?;
         if !report.verified {

@@ -7,6 +7,7 @@ use crate::journal;
 use super::stack::confirm_stopped;
 use crate::upgrade::context::Ctx;
 use crate::upgrade::error::StepError;
+use crate::upgrade::hooks::{self, Point};
 use crate::upgrade::step::Step;
 
 pub(super) struct Down;
@@ -21,6 +22,7 @@ impl Step for Down {
         let compose = ctx.compose(&path)?;
         ctx.observer.waiting("stopping the stack");
         compose.down(&DownOptions::default())?;
+        hooks::reached(Point::Middle(self.id()), ctx.stop_requested);
         confirm_stopped(ctx)
     }
 }

@@ -81,7 +81,8 @@ impl Step for RollbackRestoreData {
             &archive,
             &destination,
             &stamp,
-            &mut ObserverProgress::to_the_end(&mut *ctx.observer),
+            &mut ObserverProgress::rollback(&mut *ctx.observer, ctx.stop_again)
+                .middle_of(self.id()),
         )?;
         Ok(format!(
             "restored {} from {}; what stood there was kept aside ({} path(s))",

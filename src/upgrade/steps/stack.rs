@@ -29,6 +29,11 @@ pub(super) fn confirm_stopped(ctx: &Ctx<'_>) -> Result<String, StepError> {
 /// Waits until every service of `compose` runs and is healthy, within the run's timeout.
 pub(super) fn wait_healthy(ctx: &Ctx<'_>, compose: &Compose) -> Result<String, StepError> {
     let timeout = Duration::from_secs(ctx.run().settings.wait_timeout_secs);
+    wait_healthy_for(compose, timeout)
+}
+
+/// [`wait_healthy`] with a timeout of the caller's.
+pub(super) fn wait_healthy_for(compose: &Compose, timeout: Duration) -> Result<String, StepError> {
     let states = compose.wait_healthy::<&str>(&[], timeout)?;
     let healthy = states
         .iter()

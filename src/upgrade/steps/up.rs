@@ -4,6 +4,7 @@
 use crate::journal;
 use crate::upgrade::context::Ctx;
 use crate::upgrade::error::StepError;
+use crate::upgrade::hooks::{self, Point};
 use crate::upgrade::step::Step;
 
 use super::stack::wait_healthy;
@@ -21,6 +22,7 @@ impl Step for Up {
         ctx.observer
             .waiting("starting the stack and waiting for it to be healthy");
         compose.up()?;
+        hooks::reached(Point::Middle(self.id()), ctx.stop_requested);
         wait_healthy(ctx, &compose)
     }
 }

@@ -65,6 +65,12 @@ impl Step for Verify {
             .fold((0.0f64, 0.0f64), |(c, m), (pc, pm)| {
                 (c.max(*pc), m.max(*pm))
             });
+        if report.peaks.is_empty() {
+            return Ok(format!(
+                "{} match; load not measured (`docker stats` gave no reading)",
+                report.passed.join(", ")
+            ));
+        }
         Ok(format!(
             "{} match; peak CPU {:.0}% and memory {:.0}% of a limit",
             report.passed.join(", "),
