@@ -30,8 +30,10 @@
 //! `tar -xzf` in an empty dir rebuilds the layout. Owner and group are stored as numbers only
 //! (MySQL's datadir belongs to the container's uid, which may have no name on the host), with
 //! mode and mtime (whole seconds, as tar keeps them). Symlinks are stored as links and never
-//! followed; sockets, fifos, devices and names that are not UTF-8 (the manifest is JSON) are
-//! skipped and reported. Hard links are stored as separate files, and sparse files in
+//! followed; sockets, fifos and devices are skipped and reported (in the output and the
+//! manifest's `skipped`). Names are bytes: one that is not UTF-8 (a GBK-named upload) is
+//! archived as it is, and the manifest (JSON) gives its text with `\xNN` for each such byte
+//! and its exact bytes in hex (`path_hex`, `target_hex`). Hard links are stored as separate files, and sparse files in
 //! full (MySQL's datadir has neither as a rule).
 //!
 //! # Verification
@@ -64,6 +66,8 @@ mod restore;
 mod sys;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod names_tests;
 mod verify;
 mod walk;
 
