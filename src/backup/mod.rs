@@ -74,7 +74,8 @@ mod walk;
 use std::path::PathBuf;
 
 pub use catalog::{
-    BackupInfo, PruneReport, Pruned, Verification, is_verified, list, prune, record_verified,
+    BackupInfo, PruneReport, Pruned, Verification, check, clear_verified, is_verified, list,
+    prune, record_verified,
 };
 pub use create::{BackupReport, BackupRequest, check_space, create, estimate_archive_bytes};
 pub use live::{RunningServices, running_data_services};

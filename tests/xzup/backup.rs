@@ -613,7 +613,7 @@ fn put_journal(dir: &Path, id: &str, started: &str, outcome: &str, backup: Optio
 }
 
 #[test]
-fn prune_keeps_the_newest_the_newest_verified_and_what_runs_refer_to() {
+fn prune_keeps_the_newest_that_verifies_and_what_runs_refer_to() {
     let (_tmp, dir) = deployment();
     // Oldest first; 1 is verified.
     let made = archives(&dir, 6, &[1]);
@@ -645,33 +645,36 @@ fn prune_keeps_the_newest_the_newest_verified_and_what_runs_refer_to() {
     let name = |i: usize| made[i].file_name().unwrap().to_str().unwrap().to_string();
     let bytes = |i: usize| fs::metadata(&made[i]).unwrap().len();
     let human = xzup::units::human_bytes;
+    // The newest verifies now (read back, then marked), so the older marked one goes.
     let expected = format!(
         "Removed `backups/{}` ({})\n\
          Removed `backups/{}` ({})\n\
-         Kept `backups/{}`: one of the newest 1\n\
+         Removed `backups/{}` ({})\n\
+         Kept `backups/{}`: the newest backup that verifies (read back just now)\n\
          Kept `backups/{}`: a run refers to it\n\
-         Kept `backups/{}`: the newest verified backup\n\
          Kept `backups/{}`: a run refers to it\n\
-         2 removed, {} freed.\n",
+         3 removed, {} freed.\n",
         name(3),
         human(bytes(3)),
         name(2),
         human(bytes(2)),
+        name(1),
+        human(bytes(1)),
         name(5),
         name(4),
-        name(1),
         name(0),
-        human(bytes(2) + bytes(3)),
+        human(bytes(1) + bytes(2) + bytes(3)),
     );
     let out = xzup_in(&dir)
         .args(["backups", "prune", "--keep", "1"])
         .run()
         .success();
     assert_eq!(out.stdout, expected);
-    assert_eq!(out.stderr, "");
-    assert!(!made[2].exists() && !made[3].exists());
-    assert!([0, 1, 4, 5].iter().all(|&i| made[i].exists()));
-    assert!(dir.join(format!("backups/{}.verified", name(1))).exists());
+    assert_eq!(progress_lines(&out.stderr), ["verify: N / N (N%), N/s, eta Ns"]);
+    assert!(!made[1].exists() && !made[2].exists() && !made[3].exists());
+    assert!([0, 4, 5].iter().all(|&i| made[i].exists()));
+    assert!(!dir.join(format!("backups/{}.verified", name(1))).exists());
+    assert!(dir.join(format!("backups/{}.verified", name(5))).exists());
 
     // Again: nothing left to remove.
     let out = xzup_in(&dir)
@@ -688,7 +691,7 @@ fn prune_keeps_the_newest_the_newest_verified_and_what_runs_refer_to() {
 #[test]
 fn prune_keeps_what_a_damaged_journal_names() {
     let (_tmp, dir) = deployment();
-    let made = archives(&dir, 2, &[]);
+    let made = archives(&dir, 3, &[]);
     let run = dir.join(".xzup/runs/r1");
     fs::create_dir_all(&run).unwrap();
     let name = made[0].file_name().unwrap().to_str().unwrap();
@@ -698,7 +701,7 @@ fn prune_keeps_what_a_damaged_journal_names() {
     )
     .unwrap();
     let out = xzup_in(&dir)
-        .args(["backups", "prune", "--keep", "0"])
+        .args(["backups", "prune", "--keep", "1"])
         .run()
         .success();
     assert!(
@@ -707,12 +710,137 @@ fn prune_keeps_what_a_damaged_journal_names() {
         out.stderr
     );
     assert!(
-        out.stderr.ends_with("every archive it names is kept\n"),
+        out.stderr
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("every archive it names is kept"),
         "{}",
         out.stderr
     );
-    assert!(made[0].exists());
+    assert!(made[0].exists() && made[2].exists());
     assert!(!made[1].exists());
+}
+
+/// Flips a byte of `archive`'s compressed data in place, keeping its size and mtime: its
+/// `.verified` record still matches it, as after a disk error.
+fn corrupt_in_place(archive: &Path) {
+    let meta = fs::metadata(archive).unwrap();
+    let mut bytes = fs::read(archive).unwrap();
+    let at = bytes.len() - 40;
+    bytes[at] ^= 0x5a;
+    fs::write(archive, bytes).unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(meta.mtime() as u64);
+    fs::File::options()
+        .write(true)
+        .open(archive)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    assert_eq!(fs::metadata(archive).unwrap().mtime(), meta.mtime());
+}
+
+/// The VERIFIED column of `backups list`, newest first.
+fn verified_column(dir: &Path) -> Vec<String> {
+    let out = xzup_in(dir).args(["backups", "list"]).run().success();
+    out.stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().last().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn prune_never_deletes_the_last_good_backup_when_a_newer_one_is_corrupt() {
+    let (_tmp, dir) = deployment();
+    // Oldest first, all verified; the newest then rots in place.
+    let made = archives(&dir, 3, &[0, 1, 2]);
+    corrupt_in_place(&made[2]);
+    assert_eq!(verified_column(&dir), ["yes", "yes", "yes"]);
+    let name = |i: usize| made[i].file_name().unwrap().to_str().unwrap().to_string();
+
+    // No `backups verify` first: prune reads back what it keeps, whatever the marks say.
+    let size0 = xzup::units::human_bytes(fs::metadata(&made[0]).unwrap().len());
+    let out = xzup_in(&dir)
+        .args(["backups", "prune", "--keep", "1"])
+        .run()
+        .success();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Removed `backups/{}` ({size0})\n\
+             Kept `backups/{}`: the newest backup that verifies (read back just now)\n\
+             1 removed, {size0} freed.\n",
+            name(0),
+            name(1),
+        )
+    );
+    assert!(!made[0].exists(), "the older of two good ones goes");
+    assert!(made[1].exists(), "the newest good one stays");
+    assert!(made[2].exists(), "the corrupt one is kept for a look, never counted");
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_default();
+    assert!(
+        warning.starts_with(&format!(
+            "warning: kept `backups/{}`: it does not verify now, so it was not counted as a backup (its verified mark is removed): ",
+            name(2)
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(warning.contains("is corrupt or truncated"), "{warning}");
+    assert_eq!(verified_column(&dir), ["no", "yes"]);
+}
+
+#[test]
+fn a_failed_verify_clears_the_verified_mark() {
+    let (_tmp, dir) = deployment();
+    let made = archives(&dir, 2, &[0, 1]);
+    corrupt_in_place(&made[1]);
+    assert_eq!(verified_column(&dir), ["yes", "yes"]);
+    let out = Xzup::new()
+        .args(["backups", "verify"])
+        .args([&made[1]])
+        .run()
+        .code(1);
+    assert!(out.stderr.contains("is corrupt or truncated"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .ends_with("hint: this archive cannot be trusted: use an older backup (`xzup backups list`)\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(verified_column(&dir), ["no", "yes"]);
+    let mut sidecar = made[1].clone().into_os_string();
+    sidecar.push(".verified");
+    assert!(!Path::new(&sidecar).exists());
+}
+
+#[test]
+fn prune_deletes_nothing_when_no_backup_verifies() {
+    let (_tmp, dir) = deployment();
+    let made = archives(&dir, 2, &[0, 1]);
+    corrupt_in_place(&made[0]);
+    corrupt_in_place(&made[1]);
+    let out = xzup_in(&dir)
+        .args(["backups", "prune", "--keep", "1"])
+        .run()
+        .code(1);
+    assert_eq!(out.stdout, "0 removed, 0B freed.\n");
+    assert!(
+        out.stderr.ends_with(
+            "error: no backup in `backups` verifies now; nothing was deleted\n\
+             hint: make a new backup with `xzup backup` before pruning; the archives that fail are named above\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.matches("warning: kept `backups/").count(), 2);
+    assert!(made.iter().all(|m| m.exists()));
+    assert_eq!(verified_column(&dir), ["no", "no"]);
 }
 
 // ---- restore refusals ----
