@@ -312,6 +312,8 @@ fn keep_count(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(0) => Err("0 would leave no backup: keep at least 1".into()),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{value}` is not a count: give a whole number, 1 or more")),
+        Err(_) => Err(format!(
+            "`{value}` is not a count: give a whole number, 1 or more"
+        )),
     }
 }

@@ -235,7 +235,9 @@ pub fn prune(
                 Err(e) => report.failed.push((info.path, e.to_string())),
             }
         } else if protected.iter().any(|p| same(p, &info.path)) {
-            report.kept.push((info.path, "a run refers to it".to_string()));
+            report
+                .kept
+                .push((info.path, "a run refers to it".to_string()));
         } else {
             doomed.push(info);
         }

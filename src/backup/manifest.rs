@@ -291,7 +291,12 @@ impl Manifest {
             if let Some(hex) = &entry.path_hex {
                 match hex::decode(hex) {
                     Ok(bytes) if !bytes.contains(&0) && escape_name(&bytes) == entry.path => {}
-                    _ => return Err(ManifestProblem::other(path, "path_hex does not match the path")),
+                    _ => {
+                        return Err(ManifestProblem::other(
+                            path,
+                            "path_hex does not match the path",
+                        ));
+                    }
                 }
             }
             if let Some(hex) = &entry.target_hex {

@@ -62,20 +62,20 @@ mod format;
 mod helper;
 mod live;
 mod manifest;
+#[cfg(test)]
+mod names_tests;
 mod restore;
 mod sys;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod names_tests;
 mod verify;
 mod walk;
 
 use std::path::PathBuf;
 
 pub use catalog::{
-    BackupInfo, PruneReport, Pruned, Verification, check, clear_verified, is_verified, list,
-    prune, record_verified,
+    BackupInfo, PruneReport, Pruned, Verification, check, clear_verified, is_verified, list, prune,
+    record_verified,
 };
 pub use create::{BackupReport, BackupRequest, check_space, create, estimate_archive_bytes};
 pub use live::{RunningServices, running_data_services};

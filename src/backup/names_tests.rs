@@ -28,10 +28,22 @@ fn tree(root: &Path) -> BTreeMap<Vec<u8>, (&'static str, Vec<u8>)> {
     while let Some(dir) = stack.pop() {
         for child in fs::read_dir(&dir).unwrap() {
             let path = child.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().as_os_str().as_bytes().to_vec();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+                .to_vec();
             let meta = fs::symlink_metadata(&path).unwrap();
             let value = if meta.is_symlink() {
-                ("symlink", fs::read_link(&path).unwrap().as_os_str().as_bytes().to_vec())
+                (
+                    "symlink",
+                    fs::read_link(&path)
+                        .unwrap()
+                        .as_os_str()
+                        .as_bytes()
+                        .to_vec(),
+                )
             } else if meta.is_dir() {
                 stack.push(path.clone());
                 ("dir", vec![])
@@ -93,10 +105,17 @@ fn names_that_are_not_utf8_are_archived_verified_and_restored_byte_exact() {
         .iter()
         .find(|e| e.path == "uploadfile/\\xC4\\xE3\\xBA\\xC3.jpg")
         .expect("the GBK-named file is in the manifest");
-    assert_eq!(&odd.path_bytes()[..], [b"uploadfile/", GBK, b".jpg"].concat());
+    assert_eq!(
+        &odd.path_bytes()[..],
+        [b"uploadfile/", GBK, b".jpg"].concat()
+    );
 
     // The system tar sees the very bytes.
-    let listing = Command::new("tar").args(["--quoting-style=literal", "-tzf"]).arg(&out).output().unwrap();
+    let listing = Command::new("tar")
+        .args(["--quoting-style=literal", "-tzf"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(listing.status.success());
     let wanted = [b"uploadfile/", GBK, b"-dir/", GBK, b".txt"].concat();
     assert!(

@@ -144,7 +144,10 @@ pub(crate) fn read_archive(
         }
         let entry = &manifest.entries[i];
         if (entry.path_hex.is_some() || std::str::from_utf8(&raw).is_err())
-            && bytes_path(&raw).components().collect::<std::path::PathBuf>() != entry.fs_path()
+            && bytes_path(&raw)
+                .components()
+                .collect::<std::path::PathBuf>()
+                != entry.fs_path()
         {
             return Err(refuse(&name, Refusal::NotInManifest));
         }

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use super::BackupError;
 use super::helper::Helper;
-use super::manifest::{Entry, EntryKind, SkipReason, Skipped, bytes_path, escape_name, safe_relative};
+use super::manifest::{
+    Entry, EntryKind, SkipReason, Skipped, bytes_path, escape_name, safe_relative,
+};
 use crate::datapath::DataPath;
 
 /// What the walk found.
@@ -99,7 +101,14 @@ pub fn walk(paths: &[DataPath], exclude: Option<&Path>) -> Result<Walk, BackupEr
         }
         let index = walk.hosts.len();
         walk.hosts.push((name.clone(), host.clone()));
-        visit(&mut walk, index, name.as_bytes().to_vec(), host, &meta, exclude)?;
+        visit(
+            &mut walk,
+            index,
+            name.as_bytes().to_vec(),
+            host,
+            &meta,
+            exclude,
+        )?;
     }
     walk.roots = roots.into_iter().map(|(name, _, _)| name).collect();
     Ok(walk)
@@ -415,7 +424,10 @@ mod tests {
         let walk = walk(&paths(root, &["up"]), None).unwrap();
         assert_eq!(walk.skipped, []);
         let names: Vec<_> = walk.entries.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(names, ["up", "up/link", "up/ok.txt", "up/\\xC4\\xE3caf\\xE9.txt"]);
+        assert_eq!(
+            names,
+            ["up", "up/link", "up/ok.txt", "up/\\xC4\\xE3caf\\xE9.txt"]
+        );
         let odd = &walk.entries[3];
         assert_eq!(&odd.path_bytes()[..], b"up/\xc4\xe3caf\xe9.txt");
         assert_eq!(odd.path_hex.as_deref(), Some("75702fc4e3636166e92e747874"));

@@ -91,6 +91,8 @@ pub(crate) fn run(
         Err(e) => printer.debug(format_args!("could not check for running containers: {e}")),
     }
     crate::interrupt::install();
+    // Not while a run changes the data (or a restore swaps it).
+    let _lock = super::take_lock(&deployment, "backup", printer)?;
     let mut progress = BarProgress::new(printer);
     let report = backup::create(&request, &mut progress)?;
     progress.finish();

@@ -163,6 +163,8 @@ fn prune(
     let dir = backup_dir(&deployment, arg);
     let protected = referenced_by_runs(printer, &deployment)?;
     crate::interrupt::install();
+    // Not while a run (or a restore) uses the archives.
+    let _lock = super::take_lock(&deployment, "backups prune", printer)?;
     let mut progress = BarProgress::new(printer);
     let report = backup::prune(&dir, keep, &protected, &mut progress)?;
     progress.finish();

@@ -5,8 +5,10 @@
 //! for the test runs. Without it (the release binary, `cargo install`) [`reached`] is empty
 //! and no test variable is ever read: a stray `XZUP_TEST_PAUSE_AT` cannot stall a real run.
 //!
-//! The hook today: `XZUP_TEST_PAUSE_AT=<step>` waits (up to two minutes, or until Ctrl-C)
-//! once the step is journaled as started, before its work begins.
+//! The hooks today: `XZUP_TEST_PAUSE_AT=<step>` waits (up to two minutes, or until Ctrl-C)
+//! once the step is journaled as started, before its work begins; `XZUP_TEST_PAUSE_AT=locked`
+//! waits once `backup`, `restore` or `backups prune` holds the deployment lock, before its
+//! work (a second process to hold the lock, without the engine).
 //!
 //! Fault points belong here too (abort the process as SIGKILL would, before, in the middle
 //! of or after a step): a [`Point`] for each place, a call to [`reached`] there (the loop
@@ -17,15 +19,17 @@ use crate::journal::Step;
 
 /// A place in a run a test can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Point {
+pub(crate) enum Point {
     /// The step is journaled as started; its work has not begun.
     Started(Step),
+    /// A command outside a run (`backup`, `restore`, `backups prune`) took the lock.
+    Locked,
 }
 
 /// The run is at `point`. `stop_requested` ends a pause early (Ctrl-C). Does nothing
 /// unless built with the `test-hooks` feature.
 #[inline]
-pub(super) fn reached(point: Point, stop_requested: fn() -> bool) {
+pub(crate) fn reached(point: Point, stop_requested: fn() -> bool) {
     #[cfg(feature = "test-hooks")]
     enabled::reached(point, stop_requested);
     #[cfg(not(feature = "test-hooks"))]
@@ -55,6 +59,7 @@ mod enabled {
     pub fn pauses_at(point: Point, pause_at: Option<&str>) -> bool {
         match point {
             Point::Started(step) => pause_at == Some(step.name()),
+            Point::Locked => pause_at == Some("locked"),
         }
     }
 
@@ -72,6 +77,8 @@ mod enabled {
                 Point::Started(Step::RollbackUp),
                 Some("rollback-up")
             ));
+            assert!(pauses_at(Point::Locked, Some("locked")));
+            assert!(!pauses_at(Point::Locked, Some("up")));
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::harness::{Outcome, Xzup, copy_tree, docker_available, example};
 use crate::stack::TestStack;
 
 /// A temp copy of `examples/upstream` with a small MySQL datadir.
-fn deployment() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn deployment() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("deploy");
     copy_tree(&example("upstream"), &dir);
@@ -29,7 +29,7 @@ fn deployment() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Output with the temp dir and timestamps replaced, for exact comparisons.
-fn stable(text: &str, tmp: &Path) -> String {
+pub(crate) fn stable(text: &str, tmp: &Path) -> String {
     let text = text.replace(&tmp.display().to_string(), "[TMP]");
     let text = regex_lite::Regex::new(r"\d{8}-\d{6}")
         .unwrap()
@@ -42,7 +42,7 @@ fn stable(text: &str, tmp: &Path) -> String {
 }
 
 /// The progress lines a non-terminal gets, numbers masked: `backup: [N] / [N] (100%), …`.
-fn progress_lines(stderr: &str) -> Vec<String> {
+pub(crate) fn progress_lines(stderr: &str) -> Vec<String> {
     let re = regex_lite::Regex::new(r"[\d.]+[KMGT]?B?").unwrap();
     stderr
         .lines()
@@ -52,16 +52,16 @@ fn progress_lines(stderr: &str) -> Vec<String> {
 }
 
 /// The path `name` of the deployment `dir`, as a data path.
-fn dp(dir: &Path, name: &str) -> DataPath {
+pub(crate) fn dp(dir: &Path, name: &str) -> DataPath {
     DataPath::in_deployment(dir, name, Part::Included)
 }
 
-fn xzup_in(dir: &Path) -> Xzup {
+pub(crate) fn xzup_in(dir: &Path) -> Xzup {
     Xzup::new().args(["-C"]).args([dir])
 }
 
 /// The only archive in `dir/backups`.
-fn the_archive(dir: &Path) -> PathBuf {
+pub(crate) fn the_archive(dir: &Path) -> PathBuf {
     let archives: Vec<PathBuf> = fs::read_dir(dir.join("backups"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -72,7 +72,7 @@ fn the_archive(dir: &Path) -> PathBuf {
 }
 
 /// Each file and dir under `root` (minus `skip`) with mode, owner, mtime and content.
-fn tree(root: &Path, skip: &[&str]) -> Vec<(String, u32, u32, i64, Vec<u8>)> {
+pub(crate) fn tree(root: &Path, skip: &[&str]) -> Vec<(String, u32, u32, i64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -480,7 +480,7 @@ fn an_existing_out_file_is_refused() {
 // ---- backups list / verify / prune ----
 
 /// Makes archives in `dir/backups` through the library, oldest first.
-fn archives(dir: &Path, n: usize, verified: &[usize]) -> Vec<PathBuf> {
+pub(crate) fn archives(dir: &Path, n: usize, verified: &[usize]) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
             let out = dir.join(format!("backups/backup-2026010{}-000000.tar.gz", i + 1));
@@ -670,7 +670,10 @@ fn prune_keeps_the_newest_that_verifies_and_what_runs_refer_to() {
         .run()
         .success();
     assert_eq!(out.stdout, expected);
-    assert_eq!(progress_lines(&out.stderr), ["verify: N / N (N%), N/s, eta Ns"]);
+    assert_eq!(
+        progress_lines(&out.stderr),
+        ["verify: N / N (N%), N/s, eta Ns"]
+    );
     assert!(!made[1].exists() && !made[2].exists() && !made[3].exists());
     assert!([0, 4, 5].iter().all(|&i| made[i].exists()));
     assert!(!dir.join(format!("backups/{}.verified", name(1))).exists());
@@ -720,127 +723,6 @@ fn prune_keeps_what_a_damaged_journal_names() {
     );
     assert!(made[0].exists() && made[2].exists());
     assert!(!made[1].exists());
-}
-
-/// Flips a byte of `archive`'s compressed data in place, keeping its size and mtime: its
-/// `.verified` record still matches it, as after a disk error.
-fn corrupt_in_place(archive: &Path) {
-    let meta = fs::metadata(archive).unwrap();
-    let mut bytes = fs::read(archive).unwrap();
-    let at = bytes.len() - 40;
-    bytes[at] ^= 0x5a;
-    fs::write(archive, bytes).unwrap();
-    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(meta.mtime() as u64);
-    fs::File::options()
-        .write(true)
-        .open(archive)
-        .unwrap()
-        .set_modified(when)
-        .unwrap();
-    assert_eq!(fs::metadata(archive).unwrap().mtime(), meta.mtime());
-}
-
-/// The VERIFIED column of `backups list`, newest first.
-fn verified_column(dir: &Path) -> Vec<String> {
-    let out = xzup_in(dir).args(["backups", "list"]).run().success();
-    out.stdout
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().last().unwrap().to_string())
-        .collect()
-}
-
-#[test]
-fn prune_never_deletes_the_last_good_backup_when_a_newer_one_is_corrupt() {
-    let (_tmp, dir) = deployment();
-    // Oldest first, all verified; the newest then rots in place.
-    let made = archives(&dir, 3, &[0, 1, 2]);
-    corrupt_in_place(&made[2]);
-    assert_eq!(verified_column(&dir), ["yes", "yes", "yes"]);
-    let name = |i: usize| made[i].file_name().unwrap().to_str().unwrap().to_string();
-
-    // No `backups verify` first: prune reads back what it keeps, whatever the marks say.
-    let size0 = xzup::units::human_bytes(fs::metadata(&made[0]).unwrap().len());
-    let out = xzup_in(&dir)
-        .args(["backups", "prune", "--keep", "1"])
-        .run()
-        .success();
-    assert_eq!(
-        out.stdout,
-        format!(
-            "Removed `backups/{}` ({size0})\n\
-             Kept `backups/{}`: the newest backup that verifies (read back just now)\n\
-             1 removed, {size0} freed.\n",
-            name(0),
-            name(1),
-        )
-    );
-    assert!(!made[0].exists(), "the older of two good ones goes");
-    assert!(made[1].exists(), "the newest good one stays");
-    assert!(made[2].exists(), "the corrupt one is kept for a look, never counted");
-    let warning = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("warning:"))
-        .unwrap_or_default();
-    assert!(
-        warning.starts_with(&format!(
-            "warning: kept `backups/{}`: it does not verify now, so it was not counted as a backup (its verified mark is removed): ",
-            name(2)
-        )),
-        "{}",
-        out.stderr
-    );
-    assert!(warning.contains("is corrupt or truncated"), "{warning}");
-    assert_eq!(verified_column(&dir), ["no", "yes"]);
-}
-
-#[test]
-fn a_failed_verify_clears_the_verified_mark() {
-    let (_tmp, dir) = deployment();
-    let made = archives(&dir, 2, &[0, 1]);
-    corrupt_in_place(&made[1]);
-    assert_eq!(verified_column(&dir), ["yes", "yes"]);
-    let out = Xzup::new()
-        .args(["backups", "verify"])
-        .args([&made[1]])
-        .run()
-        .code(1);
-    assert!(out.stderr.contains("is corrupt or truncated"), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .ends_with("hint: this archive cannot be trusted: use an older backup (`xzup backups list`)\n"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(verified_column(&dir), ["no", "yes"]);
-    let mut sidecar = made[1].clone().into_os_string();
-    sidecar.push(".verified");
-    assert!(!Path::new(&sidecar).exists());
-}
-
-#[test]
-fn prune_deletes_nothing_when_no_backup_verifies() {
-    let (_tmp, dir) = deployment();
-    let made = archives(&dir, 2, &[0, 1]);
-    corrupt_in_place(&made[0]);
-    corrupt_in_place(&made[1]);
-    let out = xzup_in(&dir)
-        .args(["backups", "prune", "--keep", "1"])
-        .run()
-        .code(1);
-    assert_eq!(out.stdout, "0 removed, 0B freed.\n");
-    assert!(
-        out.stderr.ends_with(
-            "error: no backup in `backups` verifies now; nothing was deleted\n\
-             hint: make a new backup with `xzup backup` before pruning; the archives that fail are named above\n"
-        ),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(out.stderr.matches("warning: kept `backups/").count(), 2);
-    assert!(made.iter().all(|m| m.exists()));
-    assert_eq!(verified_column(&dir), ["no", "no"]);
 }
 
 // ---- restore refusals ----

@@ -7,6 +7,7 @@ mod harness;
 mod stack;
 
 mod backup;
+mod backup_safety;
 mod cli;
 mod corpus;
 mod e2e_data;
