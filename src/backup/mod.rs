@@ -319,6 +319,11 @@ impl BackupError {
             BackupError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) => {
                 "the disk filled up: free some space (e.g. `xzup backups prune --keep N`) or use `--backup-dir` on another disk".into()
             }
+            BackupError::Io { action: "open", source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                "check the path of the archive; `xzup backups list` shows the backups of this deployment".into()
+            }
             BackupError::Io { .. } => return None,
             BackupError::NoSpace { .. } => {
                 "free some space (e.g. `xzup backups prune --keep N`), or write elsewhere with `--backup-dir DIR`".into()

@@ -8,6 +8,7 @@ mod stack;
 
 mod backup;
 mod backup_safety;
+mod bad_input;
 mod cli;
 mod corpus;
 mod e2e_data;
