@@ -296,17 +296,6 @@ pub struct RestoreArgs {
     pub to: Option<PathBuf>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-}
-
 /// `--keep N`: at least one, since prune never deletes the last good backup.
 fn keep_count(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
@@ -315,5 +304,16 @@ fn keep_count(value: &str) -> Result<usize, String> {
         Err(_) => Err(format!(
             "`{value}` is not a count: give a whole number, 1 or more"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
     }
 }

@@ -146,7 +146,8 @@ fn backup_then_restore_elsewhere_rebuilds_the_data() {
         progress_lines(&out.stderr),
         ["restore: N / N (N%), N/s, eta Ns"]
     );
-    let skip = ["backups", "models", "mysql"];
+    // `.xzup/`: the lock file the backup took, not data.
+    let skip = ["backups", "models", "mysql", ".xzup"];
     assert_eq!(tree(&target, &skip), tree(&dir, &skip));
     assert_eq!(
         tree(&target.join("mysql"), &[]),
@@ -399,7 +400,23 @@ fn a_root_the_deployment_no_longer_mounts_is_refused_in_place() {
         "{}",
         out.stderr
     );
-    assert_eq!(tree(&dir, &[]), before, "nothing changed");
+    // Nothing changed but the time of the lock file the restore took and released.
+    let xzups_own = [".xzup/lock"];
+    assert_eq!(
+        tree(&dir, &xzups_own),
+        before_without(before, &xzups_own),
+        "nothing changed"
+    );
+    assert_eq!(fs::read(dir.join(".xzup/lock")).unwrap(), b"");
+}
+
+fn before_without(
+    tree: Vec<(String, u32, u32, i64, Vec<u8>)>,
+    skip: &[&str],
+) -> Vec<(String, u32, u32, i64, Vec<u8>)> {
+    tree.into_iter()
+        .filter(|(p, ..)| !skip.iter().any(|s| Path::new(p).starts_with(s)))
+        .collect()
 }
 
 #[test]
@@ -740,7 +757,11 @@ fn restore_refuses_a_member_escaping_the_target_and_changes_nothing() {
          hint: this archive was not written by xzup or was tampered with; nothing was changed\n"
     );
     assert_eq!(out.stdout, "");
-    assert_eq!(tree(&dir, &[]), before);
+    // The data as it was. The restore took the deployment lock before reading the members:
+    // its (empty) lock file is the one thing left, xzup's own.
+    assert_eq!(tree(&dir, &[".xzup"]), before);
+    assert_eq!(fs::read(dir.join(".xzup/lock")).unwrap(), b"");
+    assert_eq!(fs::read_dir(dir.join(".xzup")).unwrap().count(), 1);
     assert!(!tmp.path().join("escaped").exists());
 }
 
@@ -802,7 +823,8 @@ fn restore_of_a_missing_file_says_so() {
         .code(1);
     assert_eq!(
         stable(&out.stderr, tmp.path()),
-        "error: cannot open `[TMP]/none.tar.gz`: No such file or directory (os error 2)\n"
+        "error: cannot open `[TMP]/none.tar.gz`: No such file or directory (os error 2)\n\
+         hint: check the path of the archive; `xzup backups list` shows the backups of this deployment\n"
     );
     let leftovers: Vec<_> = fs::read_dir(&dir)
         .unwrap()
@@ -862,7 +884,8 @@ fn ctrl_c_stops_a_backup_and_a_restore_with_exit_130_and_leaves_nothing() {
         .success();
     let archive = the_archive(&dir);
     fs::write(dir.join("mysql/data/ibdata1"), "changed since").unwrap();
-    let before = tree(&dir, &[]);
+    // The lock file's time changes with each command that takes it: xzup's own.
+    let before = tree(&dir, &[".xzup/lock"]);
     let child = xzup_in(&dir).args(["restore"]).args([&archive]).spawn();
     ctrl_c_once(&child, &dir, |name| name.starts_with(".xzup-restore-"));
     let out = Outcome::of(child).code(130);
@@ -874,7 +897,7 @@ fn ctrl_c_stops_a_backup_and_a_restore_with_exit_130_and_leaves_nothing() {
         out.stderr
     );
     assert_eq!(
-        tree(&dir, &[]),
+        tree(&dir, &[".xzup/lock"]),
         before,
         "nothing changed, the staging dir is gone"
     );
