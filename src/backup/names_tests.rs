@@ -162,3 +162,50 @@ fn a_manifest_whose_bytes_do_not_match_its_text_is_refused() {
         "{problem:?}"
     );
 }
+
+/// What a container's `tar -xf -` gets when a volume is restored: the same bytes.
+#[test]
+fn the_stream_into_a_volume_carries_names_as_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let staged = dir.path().join("vol");
+    fs::create_dir_all(&staged).unwrap();
+    fs::write(staged.join(name(&[GBK, b".png"])), b"png").unwrap();
+    let root = "docker-volumes/xz_up";
+    let mut file = manifest::Entry {
+        path: String::new(),
+        path_hex: None,
+        kind: manifest::EntryKind::File,
+        size: 3,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 1_600_000_000,
+        sha256: Some("a".repeat(64)),
+        target: None,
+        target_hex: None,
+    };
+    file.set_path(&[root.as_bytes(), b"/", GBK, b".png"].concat());
+    let mut dir_entry = file.clone();
+    dir_entry.set_path(root.as_bytes());
+    dir_entry.kind = manifest::EntryKind::Dir;
+    dir_entry.size = 0;
+    dir_entry.sha256 = None;
+    let manifest = Manifest::for_tests(&[root], vec![dir_entry, file]);
+    let mut stream = Vec::new();
+    restore::write_tar(&mut stream, &staged, root, &manifest).unwrap();
+    let mut reader = helper::TarReader::new(&stream[..]);
+    let mut got = Vec::new();
+    while let Some(m) = reader.next_member().unwrap() {
+        let mut data = vec![0u8; 8];
+        let n = reader.data(&mut data).unwrap();
+        data.truncate(n);
+        got.push((m.path, data));
+    }
+    assert_eq!(
+        got,
+        [
+            (Vec::new(), Vec::new()),
+            ([GBK, b".png"].concat(), b"png".to_vec())
+        ]
+    );
+}

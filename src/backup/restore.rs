@@ -535,7 +535,7 @@ fn quarantine_volume_through(
 
 /// Writes the staged `root` (at `staged`) as a tar stream, members named `./…` relative to
 /// the root, owners, modes and times from the manifest (numeric owners: no names).
-fn write_tar(
+pub(super) fn write_tar(
     out: &mut dyn Write,
     staged: &Path,
     root: &str,
