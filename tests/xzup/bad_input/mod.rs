@@ -288,9 +288,10 @@ fn run(case: &Case, fake: &Path) -> Result<(), String> {
         problems.push(format!("no hint with {:?}", case.hint));
     }
     if before != after {
-        let changed: Vec<String> = before
-            .keys()
-            .chain(after.keys())
+        let keys: std::collections::BTreeSet<&Vec<u8>> =
+            before.keys().chain(after.keys()).collect();
+        let changed: Vec<String> = keys
+            .into_iter()
             .filter(|k| before.get(*k) != after.get(*k))
             .map(|k| {
                 format!(

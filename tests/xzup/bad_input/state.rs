@@ -222,6 +222,25 @@ pub(super) fn cases() -> Vec<Case> {
         )
         .fake_docker()
         .setup(|d| journal(d, "\u{0}\u{1}\u{2}")),
+        // `apply` takes the lock, then refuses over a journal it cannot read.
+        case(
+            "apply, journal cut short",
+            &["apply", "--tier", "high"],
+            1,
+            "is damaged: EOF while parsing an object",
+            DAMAGED,
+        )
+        .fake_docker()
+        .setup(|d| journal(d, "{")),
+        case(
+            "apply, journal from the future",
+            &["apply", "--tier", "high"],
+            1,
+            "has format version 99",
+            "use the newer xzup that wrote it",
+        )
+        .fake_docker()
+        .setup(|d| journal(d, "{\"schema\": 99}")),
         case(
             "resume, journal from the future",
             &["resume"],
