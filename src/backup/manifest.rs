@@ -173,7 +173,7 @@ impl EntryKind {
 /// Something under a backed-up path that is not in the archive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
-    /// Relative to the deployment dir (lossy when the name is not UTF-8).
+    /// Relative to the deployment dir (a byte that is not UTF-8 as `\xNN`).
     pub path: String,
     pub reason: SkipReason,
 }
@@ -184,7 +184,8 @@ pub enum SkipReason {
     Socket,
     Fifo,
     Device,
-    /// A name that is not UTF-8 (the manifest is JSON).
+    /// A name that is not UTF-8: what xzup before names-as-bytes left out. Read in old
+    /// manifests, never written now.
     NonUtf8Name,
     /// The directory the archive is being written to.
     BackupDir,
