@@ -271,8 +271,9 @@ pub enum BackupsCommand {
     /// Delete old backups, keeping the newest N (never the newest verified one, nor one a
     /// recent or unfinished run refers to).
     Prune {
-        /// How many to keep.
-        #[arg(long, value_name = "N")]
+        /// How many backups that verify now to keep (at least 1); each is read back in
+        /// full first, and nothing newer that fails is deleted.
+        #[arg(long, value_name = "N", value_parser = keep_count)]
         keep: usize,
         #[command(flatten)]
         dir: BackupDirArg,
@@ -299,6 +300,17 @@ pub struct RestoreArgs {
     /// symlinked data dir where it points.
     #[arg(long, value_name = "DIR")]
     pub to: Option<PathBuf>,
+}
+
+/// `--keep N`: at least one, since prune never deletes the last good backup.
+fn keep_count(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("0 would leave no backup: keep at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{value}` is not a count: give a whole number, 1 or more"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,14 @@ impl LockError {
                 "wait for that run to finish; `fuser {}` shows which process holds it",
                 path.display()
             )),
+            LockError::Io { path, source, .. }
+                if matches!(source.raw_os_error(), Some(libc::ENOTDIR | libc::EISDIR)) =>
+            {
+                Some(format!(
+                    "xzup did not put that there: look at it, then move it out of the way (`mv {} /tmp/`); xzup makes its lock file again",
+                    path.display()
+                ))
+            }
             LockError::Io { .. } => None,
         }
     }

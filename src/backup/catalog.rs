@@ -140,15 +140,51 @@ pub fn list(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
     Ok(infos)
 }
 
+/// Verifies `archive` now and records the outcome beside it: a good archive gets its
+/// `.verified` record, a bad one loses it (so `list` and `prune` no longer count it as
+/// verified). An interruption changes nothing. A record that cannot be written is a warning
+/// for the caller (the second value), not a failure of the verification.
+pub fn check(
+    archive: &Path,
+    progress: &mut dyn super::ProgressSink,
+) -> Result<(super::Manifest, Option<BackupError>), BackupError> {
+    match super::verify_with_progress(archive, progress) {
+        Ok(manifest) => Ok((manifest, record_verified(archive).err())),
+        Err(e @ BackupError::Interrupted(_)) => Err(e),
+        Err(e) => {
+            // Whatever the record said, it is not true any more. Clearing it is the point;
+            // a failure to clear is a lesser error than the archive's own.
+            let _ = clear_verified(archive);
+            Err(e)
+        }
+    }
+}
+
+/// Removes the verification record of `archive`, if any.
+pub fn clear_verified(archive: &Path) -> Result<(), BackupError> {
+    let record = sidecar(archive);
+    match fs::remove_file(&record) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(BackupError::io("delete", record, e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What `prune` did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PruneReport {
     pub removed: Vec<Pruned>,
     /// Archives kept, each with why.
     pub kept: Vec<(PathBuf, String)>,
+    /// Archives that do not verify now, each with the error: never deleted (look inside),
+    /// their verification record removed.
+    pub failed: Vec<(PathBuf, String)>,
     /// Files left alone because they are not usable xzup archives.
     pub ignored: Vec<PathBuf>,
     pub freed_bytes: u64,
+    /// How many archives were read back and verified just now (at most `keep`).
+    pub verified_now: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,48 +193,60 @@ pub struct Pruned {
     pub archive_bytes: u64,
 }
 
-/// Deletes old archives in `dir`, keeping the newest `keep`, the newest verified one, and
-/// every archive in `protected` (those an unfinished or recent run refers to). This is the
-/// one deletion xzup makes; the archive's verification record goes with it.
-pub fn prune(dir: &Path, keep: usize, protected: &[PathBuf]) -> Result<PruneReport, BackupError> {
+/// Deletes old archives in `dir`, keeping the newest `keep` that verify *now* (each is
+/// read back in full before anything is deleted: a `.verified` record says only how it
+/// was) and every archive in `protected` (those an unfinished or recent run refers to).
+/// Archives newer than those that do not verify are kept too, reported in `failed` with
+/// their record cleared: prune never deletes the last good backup, nor the evidence of a
+/// bad one. Nothing is deleted until the good ones are found, and nothing when none is.
+/// This is the one deletion xzup makes; the archive's verification record goes with it.
+pub fn prune(
+    dir: &Path,
+    keep: usize,
+    protected: &[PathBuf],
+    progress: &mut dyn super::ProgressSink,
+) -> Result<PruneReport, BackupError> {
+    assert!(keep > 0, "the command line refuses --keep 0");
     let infos = list(dir)?;
     let same = |a: &Path, b: &Path| match (fs::canonicalize(a), fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     };
-    let newest_verified = infos
-        .iter()
-        .find(|i| i.usable() && i.verified)
-        .map(|i| i.path.clone());
     let mut report = PruneReport::default();
-    let mut usable_seen = 0;
+    let mut good = 0;
+    let mut doomed = Vec::new();
     for info in infos {
         if !info.usable() {
             report.ignored.push(info.path);
             continue;
         }
-        usable_seen += 1;
-        let reason = if usable_seen <= keep {
-            Some(format!("one of the newest {keep}"))
-        } else if newest_verified.as_deref() == Some(info.path.as_path()) {
-            Some("the newest verified backup".to_string())
-        } else if protected.iter().any(|p| same(p, &info.path)) {
-            Some("a run refers to it".to_string())
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            report.kept.push((info.path, reason));
-            continue;
-        }
-        fs::remove_file(&info.path).map_err(|e| BackupError::io("delete", &info.path, e))?;
-        let record = sidecar(&info.path);
-        match fs::remove_file(&record) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(BackupError::io("delete", record, e));
+        if good < keep {
+            match check(&info.path, progress) {
+                Ok(_) => {
+                    good += 1;
+                    let why = if keep == 1 {
+                        "the newest backup that verifies (read back just now)".to_string()
+                    } else {
+                        format!("one of the newest {keep} backups that verify (read back just now)")
+                    };
+                    report.kept.push((info.path, why));
+                }
+                Err(e @ BackupError::Interrupted(_)) => return Err(e),
+                Err(e) => report.failed.push((info.path, e.to_string())),
             }
-            _ => {}
+        } else if protected.iter().any(|p| same(p, &info.path)) {
+            report
+                .kept
+                .push((info.path, "a run refers to it".to_string()));
+        } else {
+            doomed.push(info);
         }
+    }
+    report.verified_now = good;
+    // Only once `keep` good backups are known (`doomed` is empty otherwise).
+    for info in doomed {
+        fs::remove_file(&info.path).map_err(|e| BackupError::io("delete", &info.path, e))?;
+        clear_verified(&info.path)?;
         report.freed_bytes += info.archive_bytes;
         report.removed.push(Pruned {
             path: info.path,

@@ -307,7 +307,7 @@ fn write_archive(
         }
         let sum = match source {
             Source::Host(i) => copy_file(
-                &reads.host_path(*i, &entry.path),
+                &reads.host_path(*i, entry),
                 entry.size,
                 entry.mtime,
                 &mut gz,
@@ -317,7 +317,8 @@ fn write_archive(
             )?,
             Source::Stream(i) => {
                 let (name, helper) = &reads.helpers[*i];
-                let rel = walk::below(name, &entry.path).as_bytes();
+                let path = entry.path_bytes();
+                let rel = walk::below(name, &path);
                 let stream = match &mut streams[*i] {
                     Some(stream) => stream,
                     slot => slot.insert(helper.read()?),
@@ -444,7 +445,7 @@ fn copy_member(
         path: place.clone(),
         reason: format!("the stream of `{}` broke: {e}", helper.image),
     };
-    // Members the walk set aside (a fifo, a name that is not UTF-8) come by in between.
+    // Members the walk set aside (a fifo, a device) come by in between.
     let member = loop {
         match stream.next_member().map_err(broken)? {
             Some(m) if m.path == rel => break m,

@@ -22,7 +22,7 @@ pub fn padding(len: u64) -> usize {
 /// Writes the header(s) of `entry`: a long-name member first when the path or link target
 /// does not fit, then the entry's own header. The data (files) follows, then [`padding`].
 pub fn write_header(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
-    let mut name = entry.path.as_bytes().to_vec();
+    let mut name = entry.path_bytes().into_owned();
     if entry.kind == EntryKind::Dir {
         // Directories end in `/`, as tar writes them.
         name.push(b'/');
@@ -30,9 +30,9 @@ pub fn write_header(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
     if name.len() > NAME_FIELD {
         write_long(out, tar::EntryType::GNULongName, &name)?;
     }
-    let target = entry.target.as_deref().unwrap_or("").as_bytes();
+    let target = entry.target_bytes();
     if target.len() > NAME_FIELD {
-        write_long(out, tar::EntryType::GNULongLink, target)?;
+        write_long(out, tar::EntryType::GNULongLink, &target)?;
     }
     let mut header = tar::Header::new_gnu();
     let (kind, size) = match entry.kind {
@@ -48,7 +48,7 @@ pub fn write_header(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
     header.set_mtime(entry.mtime);
     let fields = header.as_old_mut();
     copy_truncated(&mut fields.name, &name);
-    copy_truncated(&mut fields.linkname, target);
+    copy_truncated(&mut fields.linkname, &target);
     header.set_cksum();
     out.write_all(header.as_bytes())
 }
@@ -195,6 +195,7 @@ mod tests {
         let target = "t".repeat(120);
         let entry = Entry {
             path: long.clone(),
+            path_hex: None,
             kind: EntryKind::Symlink,
             size: 0,
             mode: 0o777,
@@ -203,6 +204,7 @@ mod tests {
             mtime: 1_700_000_000,
             sha256: None,
             target: Some(target.clone()),
+            target_hex: None,
         };
         let mut bytes = Vec::new();
         write_header(&mut bytes, &entry).unwrap();

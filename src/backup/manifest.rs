@@ -56,9 +56,17 @@ pub struct RootOrigin {
 }
 
 /// One archived file, directory or symlink.
+///
+/// Names are bytes on Linux, JSON strings are UTF-8: a name that is not UTF-8 (a GBK-named
+/// upload) is written in `path` with each byte that is not UTF-8 as `\xNN` (what messages
+/// show, and the key entries are found by), and its exact bytes in `path_hex`. The same for
+/// a symlink's target (`target_hex`). [`Entry::path_bytes`] gives the bytes either way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub path: String,
+    /// The exact bytes of the path, in hex, when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
     #[serde(rename = "type")]
     pub kind: EntryKind,
     pub size: u64,
@@ -73,6 +81,75 @@ pub struct Entry {
     /// A symlink's target, as stored in the link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The exact bytes of the target, in hex, when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_hex: Option<String>,
+}
+
+impl Entry {
+    /// The path's exact bytes.
+    pub fn path_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        exact_bytes(&self.path, self.path_hex.as_deref())
+    }
+
+    /// The target's exact bytes (empty for what is not a symlink).
+    pub fn target_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        exact_bytes(
+            self.target.as_deref().unwrap_or(""),
+            self.target_hex.as_deref(),
+        )
+    }
+
+    /// The path as the file system takes it.
+    pub fn fs_path(&self) -> PathBuf {
+        bytes_path(&self.path_bytes())
+    }
+
+    /// Sets the path from a name's exact bytes.
+    pub fn set_path(&mut self, bytes: &[u8]) {
+        (self.path, self.path_hex) = name_fields(bytes);
+    }
+
+    /// Sets the target from a link's exact bytes.
+    pub fn set_target(&mut self, bytes: &[u8]) {
+        let (text, hex) = name_fields(bytes);
+        self.target = Some(text);
+        self.target_hex = hex;
+    }
+}
+
+fn exact_bytes<'a>(text: &'a str, hex: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
+    match hex.and_then(|h| hex::decode(h).ok()) {
+        Some(bytes) => std::borrow::Cow::Owned(bytes),
+        None => std::borrow::Cow::Borrowed(text.as_bytes()),
+    }
+}
+
+/// A path from bytes (Linux paths are bytes).
+pub fn bytes_path(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+/// The manifest's fields for a name: its text (each byte that is not UTF-8 as `\xNN`), and
+/// its exact bytes in hex when that text is not them.
+pub fn name_fields(bytes: &[u8]) -> (String, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), None),
+        Err(_) => (escape_name(bytes), Some(hex::encode(bytes))),
+    }
+}
+
+/// `bytes` as text: UTF-8 as it is, every other byte as `\xNN`.
+pub fn escape_name(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +173,7 @@ impl EntryKind {
 /// Something under a backed-up path that is not in the archive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
-    /// Relative to the deployment dir (lossy when the name is not UTF-8).
+    /// Relative to the deployment dir (a byte that is not UTF-8 as `\xNN`).
     pub path: String,
     pub reason: SkipReason,
 }
@@ -107,7 +184,8 @@ pub enum SkipReason {
     Socket,
     Fifo,
     Device,
-    /// A name that is not UTF-8 (the manifest is JSON).
+    /// A name that is not UTF-8: what xzup before names-as-bytes left out. Read in old
+    /// manifests, never written now.
     NonUtf8Name,
     /// The directory the archive is being written to.
     BackupDir,
@@ -210,6 +288,30 @@ impl Manifest {
             }
             if !roots.iter().any(|r| is_within(path, r)) {
                 return Err(ManifestProblem::other(path, "path lies under no root"));
+            }
+            if let Some(hex) = &entry.path_hex {
+                match hex::decode(hex) {
+                    Ok(bytes) if !bytes.contains(&0) && escape_name(&bytes) == entry.path => {}
+                    _ => {
+                        return Err(ManifestProblem::other(
+                            path,
+                            "path_hex does not match the path",
+                        ));
+                    }
+                }
+            }
+            if let Some(hex) = &entry.target_hex {
+                match hex::decode(hex) {
+                    Ok(bytes)
+                        if !bytes.contains(&0)
+                            && Some(escape_name(&bytes).as_str()) == entry.target.as_deref() => {}
+                    _ => {
+                        return Err(ManifestProblem::other(
+                            path,
+                            "target_hex does not match the target",
+                        ));
+                    }
+                }
             }
             if index.insert(path, i).is_some() {
                 return Err(ManifestProblem::refusal(path, Refusal::Duplicate));
@@ -365,6 +467,7 @@ mod tests {
     fn file(path: &str, size: u64) -> Entry {
         Entry {
             path: path.into(),
+            path_hex: None,
             kind: EntryKind::File,
             size,
             mode: 0o644,
@@ -373,6 +476,7 @@ mod tests {
             mtime: 1,
             sha256: Some("a".repeat(64)),
             target: None,
+            target_hex: None,
         }
     }
 

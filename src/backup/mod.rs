@@ -30,8 +30,10 @@
 //! `tar -xzf` in an empty dir rebuilds the layout. Owner and group are stored as numbers only
 //! (MySQL's datadir belongs to the container's uid, which may have no name on the host), with
 //! mode and mtime (whole seconds, as tar keeps them). Symlinks are stored as links and never
-//! followed; sockets, fifos, devices and names that are not UTF-8 (the manifest is JSON) are
-//! skipped and reported. Hard links are stored as separate files, and sparse files in
+//! followed; sockets, fifos and devices are skipped and reported (in the output and the
+//! manifest's `skipped`). Names are bytes: one that is not UTF-8 (a GBK-named upload) is
+//! archived as it is, and the manifest (JSON) gives its text with `\xNN` for each such byte
+//! and its exact bytes in hex (`path_hex`, `target_hex`). Hard links are stored as separate files, and sparse files in
 //! full (MySQL's datadir has neither as a rule).
 //!
 //! # Verification
@@ -60,6 +62,8 @@ mod format;
 mod helper;
 mod live;
 mod manifest;
+#[cfg(test)]
+mod names_tests;
 mod restore;
 mod sys;
 #[cfg(test)]
@@ -72,7 +76,8 @@ mod walk;
 use std::path::PathBuf;
 
 pub use catalog::{
-    BackupInfo, PruneReport, Pruned, Verification, is_verified, list, prune, record_verified,
+    BackupInfo, PruneReport, Pruned, Verification, check, clear_verified, is_verified, list, prune,
+    record_verified,
 };
 pub use create::{BackupReport, BackupRequest, check_space, create, estimate_archive_bytes};
 pub use live::{RunningServices, running_data_services};
@@ -328,6 +333,11 @@ impl BackupError {
         Some(match self {
             BackupError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) => {
                 "the disk filled up: free some space (e.g. `xzup backups prune --keep N`) or use `--backup-dir` on another disk".into()
+            }
+            BackupError::Io { action: "open", source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                "check the path of the archive; `xzup backups list` shows the backups of this deployment".into()
             }
             BackupError::Io { .. } => return None,
             BackupError::NoSpace { .. } | BackupError::FilledUp { .. } => {

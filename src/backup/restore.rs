@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::helper::Helper;
-use super::manifest::{Entry, EntryKind, Manifest, is_within};
+use super::manifest::{Entry, EntryKind, Manifest, bytes_path, is_within};
 use super::verify::{self, Sink};
 use super::{BackupError, Phase, ProgressSink, sys};
 use crate::datapath::{
@@ -537,7 +537,7 @@ fn quarantine_volume_through(
 
 /// Writes the staged `root` (at `staged`) as a tar stream, members named `./…` relative to
 /// the root, owners, modes and times from the manifest (numeric owners: no names).
-fn write_tar(
+pub(super) fn write_tar(
     out: &mut dyn Write,
     staged: &Path,
     root: &str,
@@ -547,9 +547,8 @@ fn write_tar(
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     for entry in manifest.entries.iter().filter(|e| is_within(&e.path, root)) {
-        let rel = Path::new(&entry.path)
-            .strip_prefix(root)
-            .expect("within the root");
+        let path = entry.fs_path();
+        let rel = path.strip_prefix(root).expect("within the root");
         let mut header = tar::Header::new_gnu();
         header.set_mode(entry.mode);
         header.set_uid(u64::from(entry.uid));
@@ -577,9 +576,9 @@ fn write_tar(
             EntryKind::Symlink => {
                 header.set_entry_type(tar::EntryType::Symlink);
                 header.set_size(0);
-                let target = entry.target.as_deref().unwrap_or_default();
+                let target = bytes_path(&entry.target_bytes());
                 builder
-                    .append_link(&mut header, &name, target)
+                    .append_link(&mut header, &name, &target)
                     .map_err(err)?;
             }
             EntryKind::File => {
@@ -769,9 +768,8 @@ impl Extractor<'_> {
             .iter()
             .find(|p| is_within(&entry.path, &p.root))
             .expect("checked: every entry lies under a root");
-        let rest = Path::new(&entry.path)
-            .strip_prefix(&place.root)
-            .expect("under its root");
+        let path = entry.fs_path();
+        let rest = path.strip_prefix(&place.root).expect("under its root");
         if rest.as_os_str().is_empty() {
             place.staged.clone()
         } else {
@@ -823,10 +821,7 @@ impl Sink for Extractor<'_> {
     fn symlink(&mut self, entry: &Entry) -> Result<(), BackupError> {
         let path = self.path_of(entry);
         self.parents(&path)?;
-        let target = entry
-            .target
-            .as_deref()
-            .expect("checked: symlinks have targets");
+        let target = bytes_path(&entry.target_bytes());
         let err = |e| BackupError::io("create the symlink", &path, e);
         std::os::unix::fs::symlink(target, &path).map_err(err)?;
         if self.as_root {
@@ -878,6 +873,7 @@ mod tests {
     fn entry(path: &str, kind: EntryKind, size: u64, target: Option<&str>) -> Entry {
         Entry {
             path: path.into(),
+            path_hex: None,
             kind,
             size,
             mode: if kind == EntryKind::Dir { 0o750 } else { 0o640 },
@@ -886,6 +882,7 @@ mod tests {
             mtime: 1_600_000_000,
             sha256: (kind == EntryKind::File).then(|| "a".repeat(64)),
             target: target.map(String::from),
+            target_hex: None,
         }
     }
 

@@ -628,6 +628,7 @@ fn entry_for(m: &Member) -> Entry {
     };
     Entry {
         path: m.path.trim_end_matches('/').into(),
+        path_hex: None,
         kind,
         size: if kind == EntryKind::File {
             m.data.len() as u64
@@ -640,6 +641,7 @@ fn entry_for(m: &Member) -> Entry {
         mtime: 1_600_000_000,
         sha256: (kind == EntryKind::File).then(|| hex::encode(sha2::Sha256::digest(&m.data))),
         target: m.target.clone(),
+        target_hex: None,
     }
 }
 

@@ -15,7 +15,8 @@ use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
 use super::manifest::{
-    Entry, EntryKind, MANIFEST_PATH, Manifest, ManifestProblem, ProblemKind, safe_relative,
+    Entry, EntryKind, MANIFEST_PATH, Manifest, ManifestProblem, ProblemKind, bytes_path,
+    escape_name, safe_relative,
 };
 use super::{BackupError, NoProgress, Phase, ProgressSink, Refusal};
 
@@ -124,10 +125,9 @@ pub(crate) fn read_archive(
         }
         let mut member = item.map_err(|e| corrupt(&last, e))?;
         let raw = member.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
-        if std::str::from_utf8(&raw).is_err() {
-            return Err(refuse(&name, Refusal::NotInManifest));
-        }
+        // A name that is not UTF-8 is found by its text in the manifest, then its bytes are
+        // checked against the entry's.
+        let name = escape_name(&raw);
         let normal = safe_relative(&name).map_err(|r| refuse(&name, r))?;
         let kind = match member.header().entry_type() {
             tar::EntryType::Regular => EntryKind::File,
@@ -143,6 +143,14 @@ pub(crate) fn read_archive(
             return Err(refuse(&name, Refusal::Duplicate));
         }
         let entry = &manifest.entries[i];
+        if (entry.path_hex.is_some() || std::str::from_utf8(&raw).is_err())
+            && bytes_path(&raw)
+                .components()
+                .collect::<std::path::PathBuf>()
+                != entry.fs_path()
+        {
+            return Err(refuse(&name, Refusal::NotInManifest));
+        }
         let mismatch = |what, expected: String, found: String| BackupError::Mismatch {
             path: path.to_path_buf(),
             member: entry.path.clone(),
@@ -164,11 +172,11 @@ pub(crate) fn read_archive(
             EntryKind::Symlink => {
                 let target = member.link_name_bytes().map(|t| t.into_owned());
                 let target = target.unwrap_or_default();
-                if entry.target.as_deref().map(str::as_bytes) != Some(&target[..]) {
+                if entry.target.is_none() || entry.target_bytes()[..] != target[..] {
                     return Err(mismatch(
                         "link target",
                         format!("`{}`", entry.target.as_deref().unwrap_or("")),
-                        format!("`{}`", String::from_utf8_lossy(&target)),
+                        format!("`{}`", escape_name(&target)),
                     ));
                 }
                 sink.symlink(entry)?;

@@ -8,12 +8,15 @@
 //! before any data is read; see the module doc of [`super`].
 
 use std::fs::{self, Metadata};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::BackupError;
 use super::helper::Helper;
-use super::manifest::{Entry, EntryKind, SkipReason, Skipped, safe_relative};
+use super::manifest::{
+    Entry, EntryKind, SkipReason, Skipped, bytes_path, escape_name, safe_relative,
+};
 use crate::datapath::DataPath;
 
 /// What the walk found.
@@ -45,21 +48,25 @@ pub enum Source {
 }
 
 impl Walk {
-    /// Where entry `path`, under the root `hosts[i]`, is on the host.
-    pub fn host_path(&self, i: usize, path: &str) -> PathBuf {
+    /// Where `entry`, under the root `hosts[i]`, is on the host.
+    pub fn host_path(&self, i: usize, entry: &Entry) -> PathBuf {
         let (name, host) = &self.hosts[i];
-        match below(name, path) {
-            "" => host.clone(),
-            rest => host.join(rest),
+        match below(name, &entry.path_bytes()) {
+            [] => host.clone(),
+            rest => host.join(bytes_path(rest)),
         }
     }
 }
 
-/// `path` relative to the root `name` (`""` for the root itself).
-pub fn below<'a>(name: &str, path: &'a str) -> &'a str {
-    path.strip_prefix(name)
-        .map(|rest| rest.trim_start_matches('/'))
-        .unwrap_or(path)
+/// The bytes of `path` relative to the root `name` (empty for the root itself).
+pub fn below<'a>(name: &str, path: &'a [u8]) -> &'a [u8] {
+    match path.strip_prefix(name.as_bytes()) {
+        Some(rest) => {
+            let start = rest.iter().take_while(|&&b| b == b'/').count();
+            &rest[start..]
+        }
+        None => path,
+    }
 }
 
 /// Walks `paths`, leaving out the directory `exclude` (where the archive goes) wherever it
@@ -94,7 +101,14 @@ pub fn walk(paths: &[DataPath], exclude: Option<&Path>) -> Result<Walk, BackupEr
         }
         let index = walk.hosts.len();
         walk.hosts.push((name.clone(), host.clone()));
-        visit(&mut walk, index, name.clone(), host, &meta, exclude)?;
+        visit(
+            &mut walk,
+            index,
+            name.as_bytes().to_vec(),
+            host,
+            &meta,
+            exclude,
+        )?;
     }
     walk.roots = roots.into_iter().map(|(name, _, _)| name).collect();
     Ok(walk)
@@ -119,23 +133,19 @@ fn visit_volume(walk: &mut Walk, name: &str, helper: &Helper) -> Result<(), Back
         }
     }
     for member in members {
-        let lossy = String::from_utf8_lossy(&member.path).into_owned();
-        let path = if member.path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{name}/{lossy}")
-        };
+        let mut raw = name.as_bytes().to_vec();
+        if !member.path.is_empty() {
+            raw.push(b'/');
+            raw.extend_from_slice(&member.path);
+        }
+        let path = escape_name(&raw);
         let skip = |walk: &mut Walk, reason| {
             walk.skipped.push(Skipped {
                 path: path.clone(),
                 reason,
             })
         };
-        if std::str::from_utf8(&member.path).is_err() {
-            skip(walk, SkipReason::NonUtf8Name);
-            continue;
-        }
-        if safe_relative(&path).ok().as_deref() != Some(Path::new(&path)) {
+        if raw.contains(&0) || safe_relative(&path).ok().as_deref() != Some(Path::new(&path)) {
             return Err(bad(format!("the volume's stream holds `{path}`")));
         }
         let kind = match (member.kind, member.type_byte) {
@@ -154,18 +164,11 @@ fn visit_volume(walk: &mut Walk, name: &str, helper: &Helper) -> Result<(), Back
                 continue;
             }
         };
-        let target = match member.link.map(String::from_utf8) {
-            Some(Ok(t)) => Some(t),
-            Some(Err(_)) => {
-                skip(walk, SkipReason::NonUtf8Name);
-                continue;
-            }
-            None => None,
-        };
         walk.data_bytes += member.size;
         walk.sources.push(Source::Stream(index));
-        walk.entries.push(Entry {
+        let mut entry = Entry {
             path,
+            path_hex: None,
             kind,
             size: member.size,
             mode: member.mode,
@@ -173,8 +176,14 @@ fn visit_volume(walk: &mut Walk, name: &str, helper: &Helper) -> Result<(), Back
             gid: member.gid,
             mtime: member.mtime,
             sha256: None,
-            target,
-        });
+            target: None,
+            target_hex: None,
+        };
+        entry.set_path(&raw);
+        if let Some(link) = &member.link {
+            entry.set_target(link);
+        }
+        walk.entries.push(entry);
     }
     Ok(())
 }
@@ -217,7 +226,7 @@ fn normalise_roots(
 fn visit(
     walk: &mut Walk,
     root: usize,
-    rel: String,
+    rel: Vec<u8>,
     abs: &Path,
     meta: &Metadata,
     exclude: Option<(u64, u64)>,
@@ -225,7 +234,7 @@ fn visit(
     let ft = meta.file_type();
     let skip = |walk: &mut Walk, reason| {
         walk.skipped.push(Skipped {
-            path: rel.clone(),
+            path: escape_name(&rel),
             reason,
         });
     };
@@ -249,27 +258,14 @@ fn visit(
         skip(walk, SkipReason::Device);
         return Ok(());
     };
-    let target = if kind == EntryKind::Symlink {
-        let target = fs::read_link(abs).map_err(|e| BackupError::io("read the link", abs, e))?;
-        match target.into_os_string().into_string() {
-            Ok(t) => Some(t),
-            Err(_) => {
-                skip(walk, SkipReason::NonUtf8Name);
-                return Ok(());
-            }
-        }
-    } else {
-        None
-    };
     let size = if kind == EntryKind::File {
         meta.len()
     } else {
         0
     };
-    walk.data_bytes += size;
-    walk.sources.push(Source::Host(root));
-    walk.entries.push(Entry {
-        path: rel.clone(),
+    let mut entry = Entry {
+        path: String::new(),
+        path_hex: None,
         kind,
         size,
         mode: meta.mode() & 0o7777,
@@ -277,8 +273,19 @@ fn visit(
         gid: meta.gid(),
         mtime: meta.mtime().max(0) as u64,
         sha256: None,
-        target,
-    });
+        target: None,
+        target_hex: None,
+    };
+    // Names are kept as the bytes they are (UTF-8 or not): a file is never left out for its
+    // name.
+    entry.set_path(&rel);
+    if kind == EntryKind::Symlink {
+        let target = fs::read_link(abs).map_err(|e| BackupError::io("read the link", abs, e))?;
+        entry.set_target(target.as_os_str().as_bytes());
+    }
+    walk.data_bytes += size;
+    walk.sources.push(Source::Host(root));
+    walk.entries.push(entry);
     if kind == EntryKind::Dir {
         let mut children: Vec<(std::ffi::OsString, PathBuf)> = fs::read_dir(abs)
             .map_err(|e| BackupError::io("read the directory", abs, e))?
@@ -289,20 +296,10 @@ fn visit(
         for (name, path) in children {
             let child_meta =
                 fs::symlink_metadata(&path).map_err(|e| BackupError::io("read", &path, e))?;
-            match name.to_str() {
-                Some(name) => visit(
-                    walk,
-                    root,
-                    format!("{rel}/{name}"),
-                    &path,
-                    &child_meta,
-                    exclude,
-                )?,
-                None => walk.skipped.push(Skipped {
-                    path: format!("{rel}/{}", name.to_string_lossy()),
-                    reason: SkipReason::NonUtf8Name,
-                }),
-            }
+            let mut child = rel.clone();
+            child.push(b'/');
+            child.extend_from_slice(name.as_bytes());
+            visit(walk, root, child, &path, &child_meta, exclude)?;
         }
     }
     Ok(())
@@ -377,11 +374,11 @@ mod tests {
         );
         assert_eq!(walk.sources[1], Source::Host(0));
         assert_eq!(
-            walk.host_path(0, "mysql/data/xiaozhi/t.ibd"),
+            walk.host_path(0, &walk.entries[3]),
             fs::canonicalize(&real).unwrap().join("xiaozhi/t.ibd")
         );
         assert_eq!(
-            walk.host_path(0, "mysql/data"),
+            walk.host_path(0, &walk.entries[0]),
             fs::canonicalize(&real).unwrap()
         );
         assert_eq!(walk.data_bytes, 10);
@@ -414,23 +411,31 @@ mod tests {
     }
 
     #[test]
-    fn names_that_are_not_utf8_are_skipped_and_reported() {
+    fn names_that_are_not_utf8_are_kept_as_bytes() {
         use std::os::unix::ffi::OsStrExt;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs::create_dir_all(root.join("up")).unwrap();
-        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+        // `你` in GBK, then Latin-1 `é`: neither is UTF-8.
+        let name = std::ffi::OsStr::from_bytes(b"\xc4\xe3caf\xe9.txt");
         fs::write(root.join("up").join(name), "x").unwrap();
         fs::write(root.join("up/ok.txt"), "y").unwrap();
+        std::os::unix::fs::symlink(name, root.join("up/link")).unwrap();
         let walk = walk(&paths(root, &["up"]), None).unwrap();
+        assert_eq!(walk.skipped, []);
+        let names: Vec<_> = walk.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
-            walk.skipped,
-            [Skipped {
-                path: "up/caf\u{fffd}.txt".into(),
-                reason: SkipReason::NonUtf8Name
-            }]
+            names,
+            ["up", "up/link", "up/ok.txt", "up/\\xC4\\xE3caf\\xE9.txt"]
         );
-        assert_eq!(walk.entries.len(), 2);
+        let odd = &walk.entries[3];
+        assert_eq!(&odd.path_bytes()[..], b"up/\xc4\xe3caf\xe9.txt");
+        assert_eq!(odd.path_hex.as_deref(), Some("75702fc4e3636166e92e747874"));
+        assert_eq!(walk.host_path(0, odd), root.join("up").join(name));
+        let link = &walk.entries[1];
+        assert_eq!(&link.target_bytes()[..], b"\xc4\xe3caf\xe9.txt");
+        assert_eq!(link.target.as_deref(), Some("\\xC4\\xE3caf\\xE9.txt"));
+        assert_eq!(walk.data_bytes, 2);
     }
 
     #[test]

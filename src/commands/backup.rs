@@ -1,5 +1,6 @@
 //! `xzup backup`: one verified archive of the deployment's data (see [`crate::backup`]).
 
+use std::fs;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -92,6 +93,12 @@ pub(crate) fn run(
         Err(e) => printer.debug(format_args!("could not check for running containers: {e}")),
     }
     crate::interrupt::install();
+    // Refused before the lock is taken (`create` checks again, atomically).
+    if fs::symlink_metadata(&request.out).is_ok() {
+        return Err(backup::BackupError::OutputExists { path: request.out }.into());
+    }
+    // Not while a run changes the data (or a restore swaps it).
+    let _lock = super::take_lock(&deployment, "backup", printer)?;
     let mut progress = BarProgress::new(printer);
     let report = backup::create(&request, &mut progress)?;
     progress.finish();

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::backup;
 use crate::cli::{BackupDirArg, BackupsCommand};
 use crate::deployment::{Deployment, DeploymentOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::journal::{self, JournalError};
 use crate::printer::{Printer, Style};
@@ -120,9 +120,10 @@ fn verify(printer: &Printer, file: &Path) -> Result<ExitStatus> {
     let archive = absolute(file)?;
     crate::interrupt::install();
     let mut progress = BarProgress::new(printer);
-    let manifest = backup::verify_with_progress(&archive, &mut progress)?;
+    // A failure clears the archive's `.verified` record: `list` and `prune` then know.
+    let (manifest, unrecorded) = backup::check(&archive, &mut progress)?;
     progress.finish();
-    if let Err(e) = backup::record_verified(&archive) {
+    if let Some(e) = unrecorded {
         printer.warn(format_args!("the archive is good, but {e}"));
     }
     let (files, dirs, symlinks) = manifest.counts();
@@ -163,11 +164,42 @@ fn prune(
     let deployment = Deployment::open(opts)?;
     let dir = backup_dir(&deployment, arg);
     let protected = referenced_by_runs(printer, &deployment)?;
-    let report = backup::prune(&dir, keep, &protected)?;
+    crate::interrupt::install();
+    // Not while a run (or a restore) uses the archives.
+    let _lock = super::take_lock(&deployment, "backups prune", printer)?;
+    let mut progress = BarProgress::new(printer);
+    let report = backup::prune(&dir, keep, &protected, &mut progress)?;
+    progress.finish();
+    let rel = |p: &Path| display(&deployment.dir, p);
+    for (path, why) in &report.failed {
+        printer.warn(format_args!(
+            "kept {}: it does not verify now, so it was not counted as a backup \
+             (its verified mark is removed): {why}",
+            rel(path)
+        ));
+    }
+    let none_good = !report.failed.is_empty() && report.verified_now == 0;
     if printer.is_json() {
         printer.json(&report);
-        return Ok(ExitStatus::Success);
+    } else {
+        print_prune(printer, &deployment, &report);
     }
+    if none_good {
+        return Err(Error::Other {
+            message: format!(
+                "no backup in {} verifies now; nothing was deleted",
+                display(&deployment.dir, &dir)
+            ),
+            hint: Some(
+                "make a new backup with `xzup backup` before pruning; the archives that fail are named above"
+                    .into(),
+            ),
+        });
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_prune(printer: &Printer, deployment: &Deployment, report: &backup::PruneReport) {
     let rel = |p: &Path| display(&deployment.dir, p);
     for removed in &report.removed {
         printer.out(format_args!(
@@ -190,7 +222,6 @@ fn prune(
         report.removed.len(),
         human_bytes(report.freed_bytes)
     ));
-    Ok(ExitStatus::Success)
 }
 
 /// How many of the latest runs keep their backups from `prune`, besides unfinished runs:

@@ -20,9 +20,10 @@ mod unlock;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, ColorArg, Command, FormatArg, GlobalArgs};
-use crate::deployment::DeploymentOptions;
+use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::Error;
 use crate::exit::ExitStatus;
+use crate::lock::{Lock, LockGuard};
 use crate::printer::{ColorChoice, Format, Printer, Verbosity};
 
 /// Runs the parsed command line.
@@ -157,4 +158,23 @@ pub(crate) fn engine_host() -> Option<crate::plan::HostFacts> {
             memory: info.mem_total,
         }
     })
+}
+
+/// Takes the deployment lock for `command` (`backup`, `restore`, `backups prune`), as a run
+/// does: refused, naming the holder, while another xzup holds it. Taken after the cheap
+/// checks, so a command refused for its arguments leaves the state dir as it was.
+fn take_lock(
+    deployment: &Deployment,
+    command: &str,
+    printer: &Printer,
+) -> Result<LockGuard, Error> {
+    let guard = Lock::acquire(&deployment.state_dir(), command)?;
+    if let Some(stale) = guard.stale() {
+        printer.warn(stale.warning());
+    }
+    crate::upgrade::hooks::reached(
+        crate::upgrade::hooks::Point::Locked,
+        crate::interrupt::requested,
+    );
+    Ok(guard)
 }

@@ -18,6 +18,8 @@ pub(crate) fn run(
     args: &crate::cli::RestoreArgs,
 ) -> Result<ExitStatus> {
     let archive = absolute(&args.file)?;
+    // A missing or foreign file is refused before the lock (and its file) is taken.
+    backup::read_manifest(&archive)?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     crate::interrupt::install();
     let mut progress = BarProgress::new(printer);
@@ -33,6 +35,13 @@ pub(crate) fn run(
                 let roles = deployment.roles(&compose)?;
                 refuse_if_running(printer, &deployment, &compose, &roles)?;
             }
+            // Into the deployment dir: not while another xzup works on it.
+            let _lock = match Deployment::open(opts) {
+                Ok(deployment) if deployment.dir == to => {
+                    Some(super::take_lock(&deployment, "restore", printer)?)
+                }
+                _ => None,
+            };
             backup::restore(&archive, &to, &stamp, &mut progress)?
         }
         // In place: each path back where the deployment has it now (a volume into the
@@ -44,6 +53,7 @@ pub(crate) fn run(
                 Err(e) => {
                     // No compose file to say where things go: by name, as before.
                     printer.debug(format_args!("restoring by name: {e}"));
+                    let _lock = super::take_lock(&deployment, "restore", printer)?;
                     let report = backup::restore(&archive, &deployment.dir, &stamp, &mut progress)?;
                     progress.finish();
                     return finish(printer, &archive, report);
@@ -53,6 +63,8 @@ pub(crate) fn run(
             refuse_if_running(printer, &deployment, &compose, &roles)?;
             let docker = Docker::new().with_secrets(compose.secrets());
             let paths = super::data_paths(&deployment, &compose, &roles, &[], &docker)?;
+            // An `apply` between its down and its up would find its data swapped.
+            let _lock = super::take_lock(&deployment, "restore", printer)?;
             let destination = Destination::InPlace {
                 dir: &deployment.dir,
                 paths: &paths,

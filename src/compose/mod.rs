@@ -157,6 +157,12 @@ impl ComposeError {
             ComposeError::NoComposeFile { .. } => "run xzup in the deployment directory, or pass \
                  it with `-C DIR`, or name the compose file with `-f FILE`"
                 .to_string(),
+            // Not UTF-8 (UTF-16 from a Windows editor, a binary file): Compose reads UTF-8.
+            ComposeError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                "Compose files are UTF-8 text: save it as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`), or point xzup at the compose file with `-f FILE`".to_string()
+            }
             ComposeError::Read { .. } => {
                 "check that the file exists and that you may read it".to_string()
             }

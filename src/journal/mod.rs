@@ -65,6 +65,16 @@ pub enum JournalError {
 impl JournalError {
     pub fn hint(&self) -> Option<String> {
         match self {
+            // A file where xzup keeps a directory, or the reverse (`.xzup/runs` a file,
+            // a `journal.json` a directory): nothing xzup wrote.
+            JournalError::Io { path, source, .. }
+                if matches!(source.raw_os_error(), Some(libc::ENOTDIR | libc::EISDIR)) =>
+            {
+                Some(format!(
+                    "xzup did not put that there: look at it, then move it out of the way (`mv {} /tmp/`); xzup makes what it needs again",
+                    path.display()
+                ))
+            }
             JournalError::Io { .. } => None,
             JournalError::Corrupt { path, .. } => Some(format!(
                 "xzup writes journals atomically, so something else changed this file; look at it, and if that run no longer matters move its directory out of the way: `mv {} /tmp/`",

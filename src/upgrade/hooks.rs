@@ -16,6 +16,8 @@
 //! - `XZUP_TEST_FAULT_AT=<point>` sends SIGKILL to the process itself when the run
 //!   reaches `<point>` ([`Point::name`]: `started:<step>`, `middle:<step>`, `done:<step>`):
 //!   no destructor, no flush, no lock release — what a power cut or the OOM killer leaves.
+//! - `XZUP_TEST_PAUSE_AT=locked` waits once `backup`, `restore` or `backups prune` holds the
+//!   deployment lock, before its work.
 //!
 //! The loop reaches [`Point::Started`] and [`Point::Done`] for every step; a step with a
 //! middle reaches [`Point::Middle`] from its own file (or through its progress sink, see
@@ -25,13 +27,17 @@ use crate::journal::Step;
 
 /// A place in a run a test can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Point {
+pub(crate) enum Point {
     /// The step is journaled as started; its work has not begun.
     Started(Step),
     /// Part of the step's work is done: see [`MIDDLES`].
     Middle(Step),
     /// The step is journaled as done; the next one has not started.
     Done(Step),
+    /// A command outside a run (`backup`, `restore`, `backups prune`) took the lock:
+    /// `XZUP_TEST_PAUSE_AT=locked` holds it there (a second process holding the lock,
+    /// without the engine).
+    Locked,
 }
 
 /// The steps with a middle, and where it is:
@@ -54,6 +60,7 @@ impl Point {
             Point::Started(step) => format!("started:{}", step.name()),
             Point::Middle(step) => format!("middle:{}", step.name()),
             Point::Done(step) => format!("done:{}", step.name()),
+            Point::Locked => "locked".to_string(),
         }
     }
 }
@@ -61,7 +68,7 @@ impl Point {
 /// The run is at `point`. `stop_requested` ends a pause early (Ctrl-C). Does nothing
 /// unless built with the `test-hooks` feature.
 #[inline]
-pub(super) fn reached(point: Point, stop_requested: fn() -> bool) {
+pub(crate) fn reached(point: Point, stop_requested: fn() -> bool) {
     #[cfg(feature = "test-hooks")]
     enabled::reached(point, stop_requested);
     #[cfg(not(feature = "test-hooks"))]
@@ -162,6 +169,8 @@ mod enabled {
                 Point::Started(Step::RollbackUp),
                 Some("rollback-up")
             ));
+            assert!(pauses_at(Point::Locked, Some("locked")));
+            assert!(!pauses_at(Point::Locked, Some("up")));
         }
 
         #[test]

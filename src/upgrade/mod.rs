@@ -27,7 +27,7 @@
 mod context;
 mod engine;
 mod error;
-mod hooks;
+pub(crate) mod hooks;
 mod observer;
 mod rollback;
 mod run;

@@ -23,8 +23,16 @@ pub fn rollback_run(
     overrides: &RunOverrides,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
-    let _lock = take_lock(deployment, "rollback", observer)?;
     let state_dir = deployment.state_dir();
+    // No run recorded: nothing to roll back, said without taking the lock (its file would
+    // be the first thing xzup writes here).
+    if !journal::runs_dir(&state_dir).exists() {
+        match run_id {
+            Some(id) => drop(journal::find(&state_dir, id)?),
+            None => drop(last_undoable(&state_dir)?),
+        }
+    }
+    let _lock = take_lock(deployment, "rollback", observer)?;
     if let Some(mut unfinished) = journal::unfinished(&state_dir)? {
         if run_id.is_some_and(|id| id != unfinished.id()) {
             return Err(unfinished_error(&unfinished));

@@ -120,6 +120,11 @@ pub fn resume(
     overrides: &RunOverrides,
     observer: &mut dyn Observer,
 ) -> Result<Summary, UpgradeError> {
+    // No run recorded: nothing to resume, said without taking the lock (its file would be
+    // the first thing xzup writes here).
+    if !journal::runs_dir(&deployment.state_dir()).exists() {
+        return Err(UpgradeError::NothingToResume);
+    }
     let _lock = take_lock(deployment, "resume", observer)?;
     let Some(mut journal) = journal::unfinished(&deployment.state_dir())? else {
         return Err(UpgradeError::NothingToResume);

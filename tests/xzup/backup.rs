@@ -12,7 +12,7 @@ use crate::harness::{Outcome, Xzup, copy_tree, docker_available, example};
 use crate::stack::TestStack;
 
 /// A temp copy of `examples/upstream` with a small MySQL datadir.
-fn deployment() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn deployment() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("deploy");
     copy_tree(&example("upstream"), &dir);
@@ -29,7 +29,7 @@ fn deployment() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Output with the temp dir and timestamps replaced, for exact comparisons.
-fn stable(text: &str, tmp: &Path) -> String {
+pub(crate) fn stable(text: &str, tmp: &Path) -> String {
     let text = text.replace(&tmp.display().to_string(), "[TMP]");
     let text = regex_lite::Regex::new(r"\d{8}-\d{6}")
         .unwrap()
@@ -42,7 +42,7 @@ fn stable(text: &str, tmp: &Path) -> String {
 }
 
 /// The progress lines a non-terminal gets, numbers masked: `backup: [N] / [N] (100%), …`.
-fn progress_lines(stderr: &str) -> Vec<String> {
+pub(crate) fn progress_lines(stderr: &str) -> Vec<String> {
     let re = regex_lite::Regex::new(r"[\d.]+[KMGT]?B?").unwrap();
     stderr
         .lines()
@@ -52,16 +52,16 @@ fn progress_lines(stderr: &str) -> Vec<String> {
 }
 
 /// The path `name` of the deployment `dir`, as a data path.
-fn dp(dir: &Path, name: &str) -> DataPath {
+pub(crate) fn dp(dir: &Path, name: &str) -> DataPath {
     DataPath::in_deployment(dir, name, Part::Included)
 }
 
-fn xzup_in(dir: &Path) -> Xzup {
+pub(crate) fn xzup_in(dir: &Path) -> Xzup {
     Xzup::new().args(["-C"]).args([dir])
 }
 
 /// The only archive in `dir/backups`.
-fn the_archive(dir: &Path) -> PathBuf {
+pub(crate) fn the_archive(dir: &Path) -> PathBuf {
     let archives: Vec<PathBuf> = fs::read_dir(dir.join("backups"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -72,7 +72,7 @@ fn the_archive(dir: &Path) -> PathBuf {
 }
 
 /// Each file and dir under `root` (minus `skip`) with mode, owner, mtime and content.
-fn tree(root: &Path, skip: &[&str]) -> Vec<(String, u32, u32, i64, Vec<u8>)> {
+pub(crate) fn tree(root: &Path, skip: &[&str]) -> Vec<(String, u32, u32, i64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -146,7 +146,8 @@ fn backup_then_restore_elsewhere_rebuilds_the_data() {
         progress_lines(&out.stderr),
         ["restore: N / N (N%), N/s, eta Ns"]
     );
-    let skip = ["backups", "models", "mysql"];
+    // `.xzup/`: the lock file the backup took, not data.
+    let skip = ["backups", "models", "mysql", ".xzup"];
     assert_eq!(tree(&target, &skip), tree(&dir, &skip));
     assert_eq!(
         tree(&target.join("mysql"), &[]),
@@ -399,7 +400,23 @@ fn a_root_the_deployment_no_longer_mounts_is_refused_in_place() {
         "{}",
         out.stderr
     );
-    assert_eq!(tree(&dir, &[]), before, "nothing changed");
+    // Nothing changed but the time of the lock file the restore took and released.
+    let xzups_own = [".xzup/lock"];
+    assert_eq!(
+        tree(&dir, &xzups_own),
+        before_without(before, &xzups_own),
+        "nothing changed"
+    );
+    assert_eq!(fs::read(dir.join(".xzup/lock")).unwrap(), b"");
+}
+
+fn before_without(
+    tree: Vec<(String, u32, u32, i64, Vec<u8>)>,
+    skip: &[&str],
+) -> Vec<(String, u32, u32, i64, Vec<u8>)> {
+    tree.into_iter()
+        .filter(|(p, ..)| !skip.iter().any(|s| Path::new(p).starts_with(s)))
+        .collect()
 }
 
 #[test]
@@ -480,7 +497,7 @@ fn an_existing_out_file_is_refused() {
 // ---- backups list / verify / prune ----
 
 /// Makes archives in `dir/backups` through the library, oldest first.
-fn archives(dir: &Path, n: usize, verified: &[usize]) -> Vec<PathBuf> {
+pub(crate) fn archives(dir: &Path, n: usize, verified: &[usize]) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
             let out = dir.join(format!("backups/backup-2026010{}-000000.tar.gz", i + 1));
@@ -613,7 +630,7 @@ fn put_journal(dir: &Path, id: &str, started: &str, outcome: &str, backup: Optio
 }
 
 #[test]
-fn prune_keeps_the_newest_the_newest_verified_and_what_runs_refer_to() {
+fn prune_keeps_the_newest_that_verifies_and_what_runs_refer_to() {
     let (_tmp, dir) = deployment();
     // Oldest first; 1 is verified.
     let made = archives(&dir, 6, &[1]);
@@ -645,33 +662,39 @@ fn prune_keeps_the_newest_the_newest_verified_and_what_runs_refer_to() {
     let name = |i: usize| made[i].file_name().unwrap().to_str().unwrap().to_string();
     let bytes = |i: usize| fs::metadata(&made[i]).unwrap().len();
     let human = xzup::units::human_bytes;
+    // The newest verifies now (read back, then marked), so the older marked one goes.
     let expected = format!(
         "Removed `backups/{}` ({})\n\
          Removed `backups/{}` ({})\n\
-         Kept `backups/{}`: one of the newest 1\n\
+         Removed `backups/{}` ({})\n\
+         Kept `backups/{}`: the newest backup that verifies (read back just now)\n\
          Kept `backups/{}`: a run refers to it\n\
-         Kept `backups/{}`: the newest verified backup\n\
          Kept `backups/{}`: a run refers to it\n\
-         2 removed, {} freed.\n",
+         3 removed, {} freed.\n",
         name(3),
         human(bytes(3)),
         name(2),
         human(bytes(2)),
+        name(1),
+        human(bytes(1)),
         name(5),
         name(4),
-        name(1),
         name(0),
-        human(bytes(2) + bytes(3)),
+        human(bytes(1) + bytes(2) + bytes(3)),
     );
     let out = xzup_in(&dir)
         .args(["backups", "prune", "--keep", "1"])
         .run()
         .success();
     assert_eq!(out.stdout, expected);
-    assert_eq!(out.stderr, "");
-    assert!(!made[2].exists() && !made[3].exists());
-    assert!([0, 1, 4, 5].iter().all(|&i| made[i].exists()));
-    assert!(dir.join(format!("backups/{}.verified", name(1))).exists());
+    assert_eq!(
+        progress_lines(&out.stderr),
+        ["verify: N / N (N%), N/s, eta Ns"]
+    );
+    assert!(!made[1].exists() && !made[2].exists() && !made[3].exists());
+    assert!([0, 4, 5].iter().all(|&i| made[i].exists()));
+    assert!(!dir.join(format!("backups/{}.verified", name(1))).exists());
+    assert!(dir.join(format!("backups/{}.verified", name(5))).exists());
 
     // Again: nothing left to remove.
     let out = xzup_in(&dir)
@@ -688,7 +711,7 @@ fn prune_keeps_the_newest_the_newest_verified_and_what_runs_refer_to() {
 #[test]
 fn prune_keeps_what_a_damaged_journal_names() {
     let (_tmp, dir) = deployment();
-    let made = archives(&dir, 2, &[]);
+    let made = archives(&dir, 3, &[]);
     let run = dir.join(".xzup/runs/r1");
     fs::create_dir_all(&run).unwrap();
     let name = made[0].file_name().unwrap().to_str().unwrap();
@@ -698,7 +721,7 @@ fn prune_keeps_what_a_damaged_journal_names() {
     )
     .unwrap();
     let out = xzup_in(&dir)
-        .args(["backups", "prune", "--keep", "0"])
+        .args(["backups", "prune", "--keep", "1"])
         .run()
         .success();
     assert!(
@@ -707,11 +730,15 @@ fn prune_keeps_what_a_damaged_journal_names() {
         out.stderr
     );
     assert!(
-        out.stderr.ends_with("every archive it names is kept\n"),
+        out.stderr
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("every archive it names is kept"),
         "{}",
         out.stderr
     );
-    assert!(made[0].exists());
+    assert!(made[0].exists() && made[2].exists());
     assert!(!made[1].exists());
 }
 
@@ -730,7 +757,11 @@ fn restore_refuses_a_member_escaping_the_target_and_changes_nothing() {
          hint: this archive was not written by xzup or was tampered with; nothing was changed\n"
     );
     assert_eq!(out.stdout, "");
-    assert_eq!(tree(&dir, &[]), before);
+    // The data as it was. The restore took the deployment lock before reading the members:
+    // its (empty) lock file is the one thing left, xzup's own.
+    assert_eq!(tree(&dir, &[".xzup"]), before);
+    assert_eq!(fs::read(dir.join(".xzup/lock")).unwrap(), b"");
+    assert_eq!(fs::read_dir(dir.join(".xzup")).unwrap().count(), 1);
     assert!(!tmp.path().join("escaped").exists());
 }
 
@@ -792,7 +823,8 @@ fn restore_of_a_missing_file_says_so() {
         .code(1);
     assert_eq!(
         stable(&out.stderr, tmp.path()),
-        "error: cannot open `[TMP]/none.tar.gz`: No such file or directory (os error 2)\n"
+        "error: cannot open `[TMP]/none.tar.gz`: No such file or directory (os error 2)\n\
+         hint: check the path of the archive; `xzup backups list` shows the backups of this deployment\n"
     );
     let leftovers: Vec<_> = fs::read_dir(&dir)
         .unwrap()
@@ -852,7 +884,8 @@ fn ctrl_c_stops_a_backup_and_a_restore_with_exit_130_and_leaves_nothing() {
         .success();
     let archive = the_archive(&dir);
     fs::write(dir.join("mysql/data/ibdata1"), "changed since").unwrap();
-    let before = tree(&dir, &[]);
+    // The lock file's time changes with each command that takes it: xzup's own.
+    let before = tree(&dir, &[".xzup/lock"]);
     let child = xzup_in(&dir).args(["restore"]).args([&archive]).spawn();
     ctrl_c_once(&child, &dir, |name| name.starts_with(".xzup-restore-"));
     let out = Outcome::of(child).code(130);
@@ -864,7 +897,7 @@ fn ctrl_c_stops_a_backup_and_a_restore_with_exit_130_and_leaves_nothing() {
         out.stderr
     );
     assert_eq!(
-        tree(&dir, &[]),
+        tree(&dir, &[".xzup/lock"]),
         before,
         "nothing changed, the staging dir is gone"
     );

@@ -641,3 +641,75 @@ fn a_second_apply_is_refused_by_the_lock() {
     xzup(&stack).args(["rollback"]).run().success();
     assert_on_seed(&stack);
 }
+
+/// Issue 10: `restore` swapped data in while an `apply` held the lock. An apply paused at
+/// its backup (the stack down, so no running container stops a restore) holds the lock:
+/// `restore`, `backup` and `backups prune` refuse, naming it, and change nothing; after
+/// Ctrl-C the apply rolls back to the old stack with its data intact.
+#[test]
+fn e2e_restore_backup_and_prune_refuse_while_an_apply_holds_the_lock() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    let marker = stack.dir().join("data/marker.txt");
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, "as backed up").unwrap();
+    let archive = stack.dir().join("data-only.tar.gz");
+    let request = xzup::backup::BackupRequest {
+        paths: vec![xzup::datapath::DataPath::in_deployment(
+            stack.dir(),
+            "data",
+            xzup::datapath::Part::Included,
+        )],
+        out: archive.clone(),
+        level: 1,
+        threads: 1,
+        verify: true,
+        compose_sha256: None,
+        tool: "xzup test".into(),
+    };
+    xzup::backup::create(&request, &mut xzup::backup::NoProgress).unwrap();
+    std::fs::write(&marker, "changed since").unwrap();
+
+    let mut child = spawn_paused(&stack, &["apply", "--tier", "grow"], "backup");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while newest_journal(stack.dir())
+        .and_then(|j| step_status(&j, "backup"))
+        .is_none()
+    {
+        if let Ok(Some(exit)) = child.try_wait() {
+            panic!("xzup ended ({exit}) before reaching `backup`");
+        }
+        assert!(Instant::now() < deadline, "`backup` never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let held = format!(
+        "error: another xzup run holds the lock of this deployment: `xzup apply` (pid {} on `{}`), since ",
+        child.id(),
+        xzup::lock::hostname()
+    );
+    for args in [
+        vec!["restore", archive.to_str().unwrap()],
+        vec!["backup"],
+        vec!["backups", "prune", "--keep", "1"],
+    ] {
+        let out = xzup(&stack).args(&args).run().code(1);
+        assert!(out.stderr.starts_with(&held), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("hint: wait for that run to finish"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "changed since");
+
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "exit 3: rolled back");
+    assert_on_seed(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "changed since");
+}

@@ -7,6 +7,8 @@ mod harness;
 mod stack;
 
 mod backup;
+mod backup_safety;
+mod bad_input;
 mod cli;
 mod corpus;
 mod e2e_data;

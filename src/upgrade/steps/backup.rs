@@ -80,6 +80,14 @@ impl Step for Backup {
                 .middle_of(self.id()),
         )?;
         record_backup(ctx, &out, report.archive_bytes, report.verified)?;
+        // Sockets and fifos (recreated by their services): said, as the manifest says.
+        for skipped in &report.skipped {
+            ctx.warn(&format!(
+                "left out of the backup `{}`: {}",
+                skipped.path,
+                skipped.reason.describe()
+            ))?;
+        }
         if !report.verified {
             ctx.warn("the backup was not read back against its manifest (--no-verify)")?;
         }
