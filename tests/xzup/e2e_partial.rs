@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::e2e_upgrade::{
-    assert_every_step_ok, history, limits, newest_journal, on_tier, step_status, xzup,
+    assert_every_step_ok, history, limits, newest_journal, on_tier, step_status, tiers_file, xzup,
 };
 use crate::harness::{docker_available, repo_root};
 use crate::stack::{SERVER, TestStack, WEB};
@@ -49,12 +49,15 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
-/// `xzup status` of the stack: it says the tier, the roles, and how many containers have
+/// `xzup status` of the stack: it says the tier (and the tiers file it is named in), the roles, and how many containers have
 /// the file's limits.
 fn assert_status(stack: &TestStack, tier: &str, roles: &str, matching: usize) {
     let out = xzup(stack).args(["status"]).run().success();
     for line in [
-        format!("Tier:        {tier}\n"),
+        format!(
+            "Tier:        {tier} (tiers file {})\n",
+            tiers_file().display()
+        ),
         format!("Roles:       {roles}\n"),
     ] {
         assert!(out.stdout.contains(&line), "{line:?} in\n{}", out.stdout);
