@@ -102,7 +102,7 @@ fn strip_tier_keys(svc: &mut Mapping, role: Role, target: &Target) {
             ("reservations", "cpus"),
             ("reservations", "memory"),
         ] {
-            remove(svc, &["deploy", "resources", section, leaf]);
+            crate::compose::remove_path(svc, &["deploy", "resources", section, leaf]);
         }
         for legacy in ["cpus", "mem_limit", "mem_reservation"] {
             svc.remove(legacy);
@@ -135,28 +135,6 @@ fn strip_tier_keys(svc: &mut Mapping, role: Role, target: &Target) {
     let default: &[&str] = if redis { &["redis-server"] } else { &[] };
     if !rest.is_empty() && rest != default {
         svc.insert(Value::from("command"), Value::from(rest));
-    }
-}
-
-/// Removes `map[keys…]` and the mappings it leaves empty (or that were `key:` alone).
-fn remove(map: &mut Mapping, keys: &[&str]) {
-    let Some((first, rest)) = keys.split_first() else {
-        return;
-    };
-    if rest.is_empty() {
-        map.remove(*first);
-        return;
-    }
-    let empty = match map.get_mut(*first) {
-        Some(Value::Mapping(child)) => {
-            remove(child, rest);
-            child.is_empty()
-        }
-        Some(Value::Null) => true,
-        _ => false,
-    };
-    if empty {
-        map.remove(*first);
     }
 }
 

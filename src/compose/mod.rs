@@ -24,6 +24,8 @@ mod mounts;
 pub(crate) mod read;
 mod redact;
 mod render;
+#[cfg(feature = "fuzzing")]
+pub(crate) use render::remove_path;
 mod resources;
 mod roles;
 mod scalar;

@@ -1108,7 +1108,7 @@ fn strip_tier_values(svc: &mut serde_yaml_ng::Mapping, role: Option<Role>, targe
 
 /// Removes `map[keys…]`, then every mapping on the way that it left empty (or that was
 /// empty, `key:` with no value, since a render may fill those in).
-fn remove_path(map: &mut serde_yaml_ng::Mapping, keys: &[&str]) {
+pub(crate) fn remove_path(map: &mut serde_yaml_ng::Mapping, keys: &[&str]) {
     let Some((first, rest)) = keys.split_first() else {
         return;
     };
