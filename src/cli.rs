@@ -153,6 +153,11 @@ pub struct ApplyArgs {
     /// Pull missing images before stopping anything.
     #[arg(long)]
     pub pull: bool,
+    /// When the backup is made: direct (while the stack is down), or precopy (the data
+    /// copied while it runs, brought up to date after down, archived once the new stack is
+    /// up: the outage no longer grows with the data) [default: direct].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub backup_mode: Option<BackupModeArg>,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
@@ -196,6 +201,12 @@ pub struct ResumeArgs {
     /// run's own].
     #[arg(long, value_enum)]
     pub restore_data: Option<RestoreDataArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackupModeArg {
+    Direct,
+    Precopy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -39,6 +39,9 @@ pub struct BackupRequest {
     pub compose_sha256: Option<String>,
     /// Written into the manifest, e.g. [`super::TOOL`].
     pub tool: String,
+    /// Read each path from `STAGED/<name>` (a pre-copy's staging copy) instead of its
+    /// host path; the manifest still records where each came from and was read.
+    pub staged: Option<PathBuf>,
 }
 
 /// What a backup wrote.
@@ -100,7 +103,19 @@ pub fn create(
     }
     let started = Instant::now();
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let walk = walk::walk(&request.paths, Some(&out_dir))?;
+    let read_paths: Vec<DataPath> = match &request.staged {
+        None => request.paths.clone(),
+        Some(staged) => request
+            .paths
+            .iter()
+            .map(|p| DataPath {
+                host: staged.join(&p.name),
+                through_image: None,
+                ..p.clone()
+            })
+            .collect(),
+    };
+    let walk = walk::walk(&read_paths, Some(&out_dir))?;
     let origins: Vec<RootOrigin> = walk
         .roots
         .iter()

@@ -65,6 +65,7 @@ mod manifest;
 #[cfg(test)]
 mod names_tests;
 mod restore;
+mod stage;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -85,6 +86,7 @@ pub use manifest::{Entry, EntryKind, MANIFEST_PATH, Manifest, RootOrigin, SkipRe
 pub use restore::{
     Destination, Placed, Quarantined, RestoreReport, VolumeStore, restore, restore_to,
 };
+pub(crate) use stage::stage_volume;
 pub use verify::{read_manifest, verify, verify_with_progress};
 
 // flate2's pure-Rust zlib (`zlib-rs`) must win feature unification over miniz_oxide, which

@@ -82,6 +82,7 @@ fn names_that_are_not_utf8_are_archived_verified_and_restored_byte_exact() {
         verify: true,
         compose_sha256: None,
         tool: TOOL.into(),
+        staged: None,
     };
     let report = create(&request, &mut NoProgress).unwrap();
     assert!(report.verified);

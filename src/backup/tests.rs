@@ -135,6 +135,7 @@ fn request(root: &Path, out: &Path) -> BackupRequest {
         verify: true,
         compose_sha256: Some("ab".repeat(32)),
         tool: TOOL.into(),
+        staged: None,
     }
 }
 

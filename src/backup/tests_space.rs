@@ -60,6 +60,7 @@ fn a_disk_filling_up_mid_archive_removes_it_and_says_what_was_needed() {
         verify: true,
         compose_sha256: None,
         tool: TOOL.into(),
+        staged: None,
     };
     let fill = backups.join("filler");
     let err = create(

@@ -1,10 +1,10 @@
 //! `xzup apply --tier T`: upgrade the running stack. With `--dry-run`, the plan only.
 
-use crate::cli::{ApplyArgs, RestoreDataArg, RunOptions};
+use crate::cli::{ApplyArgs, BackupModeArg, RestoreDataArg, RunOptions};
 use crate::deployment::DeploymentOptions;
 use crate::error::Result;
 use crate::exit::ExitStatus;
-use crate::journal::{BackupSettings, RestoreData, RunSettings};
+use crate::journal::{BackupMode, BackupSettings, RestoreData, RunSettings};
 use crate::printer::Printer;
 use crate::upgrade::{self, RunRequest};
 
@@ -53,10 +53,18 @@ pub(crate) fn run(
             level: args.backup.level,
             include: args.backup.include.clone(),
             verify: !args.backup.no_verify,
+            mode: match args.backup_mode {
+                Some(BackupModeArg::Precopy) => BackupMode::Precopy,
+                Some(BackupModeArg::Direct) | None => BackupMode::Direct,
+            },
+            mode_explicit: args.backup_mode.is_some(),
         },
         ..run_settings(&args.run)
     };
     let mut command = format!("xzup apply --tier {}", args.target.tier);
+    if settings.backup.mode_explicit {
+        command.push_str(&format!(" --backup-mode {}", settings.backup.mode.name()));
+    }
     if let Some(only) = &args.target.only {
         command.push_str(&format!(" --only {only}"));
     }

@@ -81,6 +81,7 @@ pub(crate) fn run(
         verify: !options.no_verify,
         compose_sha256: Some(hex::encode(Sha256::digest(compose.text.as_bytes()))),
         tool: backup::TOOL.to_string(),
+        staged: None,
     };
     match backup::running_data_services(&deployment.dir, &compose, &roles) {
         // Not refused: the operator may know better (a db with nothing to write), and a

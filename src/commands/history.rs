@@ -194,7 +194,14 @@ fn step(record: &journal::StepRecord, live: bool) -> String {
 
 fn downtime(run: &Run) -> String {
     if let Some(ms) = run.downtime_ms() {
-        return display_duration(ms);
+        if run.outage.is_empty() {
+            return display_duration(ms);
+        }
+        return format!(
+            "{} ({})",
+            display_duration(ms),
+            journal::describe_outage(&run.outage)
+        );
     }
     let went_down = [Step::Down, Step::RollbackDown]
         .iter()

@@ -94,7 +94,15 @@ pub(crate) fn summary(printer: &Printer, run: &Run) {
         return;
     }
     let downtime = run.downtime_ms.map_or("unknown".to_string(), |ms| {
-        format!("{:.1}s", ms as f64 / 1000.0)
+        if run.outage.is_empty() {
+            format!("{:.1}s", ms as f64 / 1000.0)
+        } else {
+            format!(
+                "{:.1}s ({})",
+                ms as f64 / 1000.0,
+                crate::journal::describe_outage(&run.outage)
+            )
+        }
     });
     let total = run
         .finished_at

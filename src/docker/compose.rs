@@ -42,6 +42,9 @@ const EXITED_POLLS_TO_FAIL: u32 = 3;
 /// How long a container without a healthcheck must have been running to count as up: a
 /// program that crashes at start is "running" for a moment between restarts.
 const SETTLE: Duration = Duration::from_secs(3);
+/// How often a wait asks the engine (from the start of one poll to the next): a poll takes
+/// ~50-150 ms, so a health change is seen well within half a second.
+const POLL: Duration = Duration::from_millis(200);
 
 /// The two Compose implementations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -591,35 +594,59 @@ impl Compose {
     }
 
     /// Polls until every service in `services` (all the project's containers when empty)
-    /// runs, and is healthy where it has a healthcheck. See [`Compose::wait_healthy_with`].
+    /// runs, and is healthy where it has a healthcheck. See [`Compose::wait_ready`].
     pub fn wait_healthy<S: AsRef<str>>(
         &self,
         services: &[S],
         timeout: Duration,
     ) -> Result<Vec<ServiceState>, DockerError> {
-        self.wait_healthy_with(services, timeout, &mut |_| {})
+        Ok(self.wait_ready(services, timeout, &mut |_| {})?.states)
     }
 
-    /// [`Compose::wait_healthy`], calling `progress` with the states after each poll.
+    /// [`Compose::wait_healthy`], calling `progress` with the states after each poll, and
+    /// telling when the stack was first ready apart from when it had settled.
+    ///
+    /// The engine is asked every [`POLL`] (one `docker ps` + one `docker inspect` of all
+    /// the project's containers), so a health change is seen within about half a second
+    /// of Docker's own. A container without a healthcheck counts as ready as soon as it
+    /// runs ([`Wait::ready_after`]), and the wait then goes on until it has run for
+    /// [`SETTLE`] (a program that crashes at start is "running" for a moment between
+    /// restarts).
     ///
     /// Fails fast, with the container's last log lines, when a container turns
     /// `unhealthy` (Docker has given its healthcheck all its retries), restarts
     /// [`RESTARTS_TO_FAIL`] times during the wait, or stays exited for
     /// [`EXITED_POLLS_TO_FAIL`] polls (no restart policy brings it back).
-    pub fn wait_healthy_with<S: AsRef<str>>(
+    pub fn wait_ready<S: AsRef<str>>(
         &self,
         services: &[S],
         timeout: Duration,
         progress: &mut dyn FnMut(&[ServiceState]),
-    ) -> Result<Vec<ServiceState>, DockerError> {
+    ) -> Result<Wait, DockerError> {
         let wanted: Vec<String> = services.iter().map(|s| s.as_ref().to_string()).collect();
         let started = Instant::now();
         let mut watch = Watch::default();
+        let mut ready_after = None;
         loop {
+            let polled = Instant::now();
             let states = self.ps()?;
             progress(&states);
-            match watch.judge(&wanted, &states, chrono::Utc::now()) {
-                Verdict::Ready(ready) => return Ok(ready),
+            let verdict = watch.judge(&wanted, &states, chrono::Utc::now());
+            if ready_after.is_none() && watch.all_running {
+                ready_after = Some(polled.saturating_duration_since(started));
+            }
+            if !watch.all_running {
+                ready_after = None;
+            }
+            match verdict {
+                Verdict::Ready(ready) => {
+                    let settled_after = polled.saturating_duration_since(started);
+                    return Ok(Wait {
+                        states: ready,
+                        ready_after: ready_after.unwrap_or(settled_after),
+                        settled_after,
+                    });
+                }
                 Verdict::Failed { state, problem } => {
                     let logs = self
                         .docker
@@ -637,13 +664,7 @@ impl Compose {
                     if waited >= timeout {
                         return Err(DockerError::NotReady { waited, pending });
                     }
-                    // Quick polls first (most stacks are healthy within seconds), then
-                    // one a second.
-                    let pause = if waited < Duration::from_secs(5) {
-                        Duration::from_millis(250)
-                    } else {
-                        Duration::from_secs(1)
-                    };
+                    let pause = POLL.saturating_sub(polled.elapsed());
                     std::thread::sleep(pause.min(timeout.saturating_sub(waited)));
                 }
             }
@@ -651,7 +672,18 @@ impl Compose {
     }
 }
 
-/// What one poll of [`Compose::wait_healthy_with`] concluded.
+/// What [`Compose::wait_ready`] saw: the states, and when (from the start of the wait)
+/// every service was first running and healthy (where it has a healthcheck), and when
+/// each had also settled.
+#[derive(Debug, Clone)]
+pub struct Wait {
+    pub states: Vec<ServiceState>,
+    /// The moment the stack served again, as far as the engine tells.
+    pub ready_after: Duration,
+    pub settled_after: Duration,
+}
+
+/// What one poll of [`Compose::wait_ready`] concluded.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
     Ready(Vec<ServiceState>),
@@ -685,6 +717,9 @@ fn settled(state: &ServiceState, now: chrono::DateTime<chrono::Utc>) -> bool {
 struct Watch {
     first_restart_count: BTreeMap<String, u64>,
     exited_polls: BTreeMap<String, u32>,
+    /// At the last poll: every wanted service had a container, all running and healthy
+    /// where they have a healthcheck (settled or not).
+    all_running: bool,
 }
 
 impl Watch {
@@ -696,6 +731,7 @@ impl Watch {
     ) -> Verdict {
         let mut ready = Vec::new();
         let mut pending = Vec::new();
+        let mut all_running = true;
         let services: Vec<&str> = if wanted.is_empty() {
             let all: BTreeSet<&str> = states.iter().map(|s| s.service.as_str()).collect();
             all.into_iter().collect()
@@ -707,10 +743,12 @@ impl Watch {
                 states.iter().filter(|s| s.service == service).collect();
             if containers.is_empty() {
                 pending.push(format!("`{service}`: no container"));
+                all_running = false;
                 continue;
             }
             for state in containers {
                 if let Some(problem) = self.problem(state) {
+                    self.all_running = false;
                     return Verdict::Failed {
                         state: state.clone(),
                         problem,
@@ -725,9 +763,11 @@ impl Watch {
                     ));
                 } else {
                     pending.push(format!("`{service}`: {}", state.describe()));
+                    all_running = false;
                 }
             }
         }
+        self.all_running = all_running;
         if pending.is_empty() {
             Verdict::Ready(ready)
         } else {
@@ -984,10 +1024,13 @@ mod tests {
             watch.judge(&[], &states, at(1.0)),
             Verdict::Pending(vec!["`web`: running, not yet 3s".to_string()])
         );
+        // Ready (the outage is over) though not yet settled.
+        assert!(watch.all_running);
         assert_eq!(
             watch.judge(&[], &states, at(3.0)),
             Verdict::Ready(states.to_vec())
         );
+        assert!(watch.all_running);
         // With a healthcheck, healthy is enough at once.
         let db = [state("db", "running", Some("healthy"), 0)];
         assert_eq!(watch.judge(&[], &db, at(0.1)), Verdict::Ready(db.to_vec()));
@@ -1009,6 +1052,17 @@ mod tests {
                 "`web`: no container".to_string()
             ])
         );
+        assert!(!watch.all_running);
+        // A container without a healthcheck running, a starting one beside it: not ready.
+        let starting = [
+            state("db", "running", Some("starting"), 0),
+            state("web", "running", None, 0),
+        ];
+        assert!(matches!(
+            watch.judge(&wanted, &starting, at(9.0)),
+            Verdict::Pending(_)
+        ));
+        assert!(!watch.all_running);
         let states = [
             state("db", "running", Some("healthy"), 0),
             state("web", "running", None, 0),

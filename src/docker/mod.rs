@@ -24,7 +24,9 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use compose::{COMPOSE_ENV, Compose, ComposeCli, DownOptions, Flavour, Project, ProjectSource};
+pub use compose::{
+    COMPOSE_ENV, Compose, ComposeCli, DownOptions, Flavour, Project, ProjectSource, Wait,
+};
 #[cfg(feature = "fuzzing")]
 pub(crate) use engine::parse_stats as fuzz_parse_stats;
 pub use engine::{ContainerInfo, ContainerStats, HostInfo, RunOutput, ServiceState, parse_size};

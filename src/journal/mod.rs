@@ -31,8 +31,9 @@ use crate::roles::RoleMap;
 use crate::secrets::Redactor;
 
 pub use record::{
-    BackupRef, BackupSettings, ComposeFileRef, Outcome, RestoreData, Run, RunKind, RunMeta,
-    RunSettings, SCHEMA_VERSION, Step, StepRecord, StepStatus, relative_to, sha256_hex,
+    BackupMode, BackupRef, BackupSettings, ComposeFileRef, OutagePart, Outcome, RestoreData, Run,
+    RunKind, RunMeta, RunSettings, SCHEMA_VERSION, Step, StepRecord, StepStatus, describe_outage,
+    relative_to, sha256_hex,
 };
 pub use runs::{JOURNAL_FILE, Listing, find, list, runs_dir, unfinished};
 
@@ -132,7 +133,7 @@ impl Journal {
     ) -> Journal {
         let mut journal = Journal {
             run: Run {
-                schema: SCHEMA_VERSION,
+                schema: record::schema_for(meta.settings.backup.mode),
                 id,
                 kind: meta.kind,
                 xzup_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -157,6 +158,8 @@ impl Journal {
                 rollback_reason: None,
                 outcome: Outcome::InProgress,
                 downtime_ms: None,
+                outage: Vec::new(),
+                precopy_fallback: None,
                 warnings: Vec::new(),
             },
             path,
@@ -247,6 +250,7 @@ impl Journal {
                 record.duration_ms = None;
                 record.detail = None;
                 record.error = None;
+                record.ready_ms = None;
             }
             None => self.run.steps.push(StepRecord {
                 step,
@@ -257,6 +261,7 @@ impl Journal {
                 duration_ms: None,
                 detail: None,
                 error: None,
+                ready_ms: None,
             }),
         }
         self.save()
@@ -302,6 +307,7 @@ impl Journal {
                 duration_ms: None,
                 detail: None,
                 error: None,
+                ready_ms: None,
             });
         }
         let record = self
@@ -315,6 +321,20 @@ impl Journal {
         record.duration_ms = Some(time::millis_between(&record.started_at, &now));
         record.detail = detail;
         record.error = error;
+        self.save()
+    }
+
+    /// A pre-copy run backs up directly after all, for `reason`.
+    pub fn set_precopy_fallback(&mut self, reason: &str) -> Result<(), JournalError> {
+        self.run.precopy_fallback = Some(self.redact(reason));
+        self.save()
+    }
+
+    /// Records how long into `step` (started) the stack it brings up was first ready.
+    pub fn set_ready(&mut self, step: Step, ready_ms: u64) -> Result<(), JournalError> {
+        if let Some(record) = self.run.steps.iter_mut().find(|r| r.step == step) {
+            record.ready_ms = Some(ready_ms);
+        }
         self.save()
     }
 
@@ -385,6 +405,13 @@ impl Journal {
     /// brought up to date from the step times first.
     fn save(&mut self) -> Result<(), JournalError> {
         self.run.downtime_ms = self.run.downtime_ms();
+        self.run.outage = self
+            .run
+            .outage_parts()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(step, ms)| OutagePart { step, ms })
+            .collect();
         let path = &self.path;
         let mut bytes = serde_json::to_vec_pretty(&self.run).expect("a run serialises");
         bytes.push(b'\n');

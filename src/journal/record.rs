@@ -17,7 +17,18 @@ use crate::roles::{Role, RoleMap};
 
 /// The journal format this xzup writes. A journal with a higher number was written by a
 /// newer xzup, and is refused rather than misread.
-pub const SCHEMA_VERSION: u32 = 1;
+/// A run written with version 2 uses the pre-copy sequence ([`BackupMode::Precopy`]):
+/// an older xzup must refuse it rather than resume it with the direct steps. A direct run
+/// is still written as version 1, which every xzup reads.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The version a run of `mode` is written with (see [`SCHEMA_VERSION`]).
+pub fn schema_for(mode: BackupMode) -> u32 {
+    match mode {
+        BackupMode::Direct => 1,
+        BackupMode::Precopy => 2,
+    }
+}
 
 /// What a run does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +56,14 @@ impl RunKind {
             RunKind::Rollback => &Step::ROLLBACK,
         }
     }
+
+    /// The steps a run of this kind takes with backup `mode`, in order.
+    pub fn steps_with(self, mode: BackupMode) -> &'static [Step] {
+        match (self, mode) {
+            (RunKind::Apply, BackupMode::Precopy) => &Step::APPLY_PRECOPY,
+            _ => self.steps(),
+        }
+    }
 }
 
 impl fmt::Display for RunKind {
@@ -59,10 +78,16 @@ impl fmt::Display for RunKind {
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     Preflight,
+    /// Pre-copy: the data paths copied into the run's staging dir while the stack runs.
+    Precopy,
     Down,
+    /// Pre-copy: the staging copy made exactly the stopped state.
+    Delta,
     Backup,
     WriteCompose,
     Up,
+    /// Pre-copy: the verified archive made from the staging copy (the new stack runs).
+    Archive,
     Verify,
     Commit,
     /// Down the new stack (automatic rollback) or the current one (manual rollback).
@@ -89,6 +114,22 @@ impl Step {
         Step::Commit,
     ];
 
+    /// The steps of an upgrade with `--backup-mode precopy`, in order. `backup` stays in
+    /// it for a run that falls back to a direct backup (then `delta` and `archive` are
+    /// skipped; otherwise `backup` is).
+    pub const APPLY_PRECOPY: [Step; 10] = [
+        Step::Preflight,
+        Step::Precopy,
+        Step::Down,
+        Step::Delta,
+        Step::Backup,
+        Step::WriteCompose,
+        Step::Up,
+        Step::Archive,
+        Step::Verify,
+        Step::Commit,
+    ];
+
     /// The steps of a rollback, automatic or manual, in order.
     pub const ROLLBACK: [Step; 5] = [
         Step::RollbackDown,
@@ -102,7 +143,10 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Step::Preflight => "preflight",
+            Step::Precopy => "precopy",
             Step::Down => "down",
+            Step::Delta => "delta",
+            Step::Archive => "archive",
             Step::Backup => "backup",
             Step::WriteCompose => "write-compose",
             Step::Up => "up",
@@ -165,6 +209,24 @@ pub struct StepRecord {
     /// Why it failed (redacted).
     #[serde(default)]
     pub error: Option<String>,
+    /// For a step that brings a stack up: how long into it every service was first
+    /// running and healthy (the outage's end; the step goes on to check they settle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_ms: Option<u64>,
+}
+
+impl StepRecord {
+    /// When the stack this step brought up was first ready: `ready_ms` after its start,
+    /// else (a journal from before xzup recorded it) when the step was done.
+    pub fn ready_at(&self) -> Option<DateTime<Utc>> {
+        if self.status != StepStatus::Done {
+            return None;
+        }
+        match self.ready_ms {
+            Some(ms) => Some(self.started_at + chrono::Duration::milliseconds(ms as i64)),
+            None => self.finished_at,
+        }
+    }
 }
 
 /// How a run ended.
@@ -254,6 +316,27 @@ impl RestoreData {
     }
 }
 
+/// `--backup-mode`: when the backup is taken, and so which sequence the run walks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupMode {
+    /// The archive is written while the stack is down (the outage grows with the data).
+    #[default]
+    Direct,
+    /// The data is copied while the stack runs, brought to the stopped state after
+    /// `down`, and archived from that copy once the new stack is up.
+    Precopy,
+}
+
+impl BackupMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackupMode::Direct => "direct",
+            BackupMode::Precopy => "precopy",
+        }
+    }
+}
+
 /// Where and how the run writes its backup (resume redoes an interrupted backup).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -263,6 +346,11 @@ pub struct BackupSettings {
     pub level: u32,
     pub include: Vec<PathBuf>,
     pub verify: bool,
+    /// The sequence the run walks (resume keeps it: no option changes it).
+    pub mode: BackupMode,
+    /// `--backup-mode` was given: a pre-copy that cannot be done refuses instead of
+    /// falling back to a direct backup.
+    pub mode_explicit: bool,
 }
 
 impl Default for BackupSettings {
@@ -272,6 +360,8 @@ impl Default for BackupSettings {
             level: crate::backup::DEFAULT_LEVEL,
             include: Vec::new(),
             verify: true,
+            mode: BackupMode::Direct,
+            mode_explicit: false,
         }
     }
 }
@@ -393,8 +483,31 @@ pub struct Run {
     /// The time the stack was down (see [`Run::downtime_ms`]), kept up to date.
     #[serde(default)]
     pub downtime_ms: Option<u64>,
+    /// A pre-copy run that backs up directly after all, and why (said at `precopy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precopy_fallback: Option<String>,
+    /// The upgrade's outage split into its parts (see [`Run::outage_parts`]), kept up to
+    /// date; empty until the new stack is up.
+    #[serde(default)]
+    pub outage: Vec<OutagePart>,
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// A part of the outage: a step, and how much of the outage it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutagePart {
+    pub step: Step,
+    pub ms: u64,
+}
+
+/// `down 1.0s, backup 5.3s, up 11.2s`.
+pub fn describe_outage(parts: &[OutagePart]) -> String {
+    parts
+        .iter()
+        .map(|p| format!("{} {:.1}s", p.step, p.ms as f64 / 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Run {
@@ -412,7 +525,7 @@ impl Run {
         if self.rollback_reason.is_some() {
             &Step::ROLLBACK
         } else {
-            self.kind.steps()
+            self.kind.steps_with(self.settings.backup.mode)
         }
     }
 
@@ -439,8 +552,9 @@ impl Run {
         self.steps.iter().find(|r| r.status == StepStatus::Failed)
     }
 
-    /// How long the stack was down: from the start of `down` to `up` done (every service
-    /// healthy), and from the start of `rollback-down` to `rollback-check` done. A failed
+    /// How long the stack was down: from the start of `down` to the moment `up` saw every
+    /// service ready ([`StepRecord::ready_at`]), and from the start of `rollback-down` to
+    /// `rollback-check`'s. A failed
     /// `up` keeps the stack down until the rollback brings the old one back. `None` while
     /// the stack is not (known to be) back, or when it never went down.
     pub fn downtime_ms(&self) -> Option<u64> {
@@ -462,9 +576,7 @@ impl Run {
                     down_since.get_or_insert(record.started_at);
                 }
                 _ => {
-                    if let (Some(since), StepStatus::Done, Some(back)) =
-                        (down_since, record.status, record.finished_at)
-                    {
+                    if let (Some(since), Some(back)) = (down_since, record.ready_at()) {
                         total += millis_between(&since, &back);
                         down_since = None;
                     }
@@ -472,6 +584,28 @@ impl Run {
             }
         }
         (went_down && down_since.is_none()).then_some(total)
+    }
+
+    /// The upgrade's outage split into its parts: each step from the start of `down` to
+    /// the moment `up` saw the new stack ready, with the part of it inside the outage
+    /// (all of it, and `up` until ready). `None` until `up` is done.
+    pub fn outage_parts(&self) -> Option<Vec<(Step, u64)>> {
+        let down = self.step(Step::Down)?;
+        let up = self.step(Step::Up)?;
+        let end = up.ready_at()?;
+        let mut parts = Vec::new();
+        for record in &self.steps {
+            if record.step.is_rollback()
+                || record.status == StepStatus::Skipped
+                || record.started_at < down.started_at
+                || record.started_at > end
+            {
+                continue;
+            }
+            let stop = record.finished_at.map_or(end, |f| f.min(end));
+            parts.push((record.step, millis_between(&record.started_at, &stop)));
+        }
+        Some(parts)
     }
 }
 

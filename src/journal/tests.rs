@@ -56,7 +56,7 @@ fn create_writes_a_private_journal_in_its_own_run_dir() {
     }
     let back = Journal::load(&path).unwrap();
     assert_eq!(back.run(), journal.run());
-    assert_eq!(back.run().schema, SCHEMA_VERSION);
+    assert_eq!(back.run().schema, 1, "a direct run: readable by every xzup");
     assert_eq!(back.run().outcome, Outcome::InProgress);
     assert!(back.run().steps.is_empty());
     assert_eq!(back.next_step(), Some(Step::Preflight));
@@ -167,6 +167,7 @@ fn put(run: &mut Run, step: Step, status: StepStatus, from: &str, to: Option<&st
         duration_ms: None,
         detail: None,
         error: None,
+        ready_ms: None,
     });
 }
 
@@ -221,6 +222,61 @@ fn downtime_runs_from_down_to_healthy() {
         Some("2026-11-25T19:30:11Z"),
     );
     assert_eq!(run.downtime_ms(), Some(74_000));
+}
+
+#[test]
+fn the_outage_ends_when_up_saw_the_stack_ready_and_splits_into_its_steps() {
+    let mut run = scratch(meta(RunKind::Apply, "high")).1.run().clone();
+    use StepStatus::*;
+    let steps = [
+        (
+            Step::Preflight,
+            "2026-11-25T19:30:00Z",
+            "2026-11-25T19:30:01Z",
+        ),
+        (Step::Down, "2026-11-25T19:30:01Z", "2026-11-25T19:30:03Z"),
+        (Step::Backup, "2026-11-25T19:30:03Z", "2026-11-25T19:30:08Z"),
+        (
+            Step::WriteCompose,
+            "2026-11-25T19:30:08Z",
+            "2026-11-25T19:30:08.2Z",
+        ),
+        (Step::Up, "2026-11-25T19:30:08.2Z", "2026-11-25T19:30:22.5Z"),
+        (
+            Step::Verify,
+            "2026-11-25T19:30:22.5Z",
+            "2026-11-25T19:30:40Z",
+        ),
+    ];
+    assert_eq!(run.outage_parts(), None);
+    for (step, from, to) in steps {
+        put(&mut run, step, Done, from, Some(to));
+    }
+    // A step skipped inside the window is no part of it.
+    put(
+        &mut run,
+        Step::Delta,
+        Skipped,
+        "2026-11-25T19:30:03Z",
+        Some("2026-11-25T19:30:03Z"),
+    );
+    // An older journal: no ready time, the outage ends when up is done.
+    assert_eq!(run.downtime_ms(), Some(21_500));
+    run.steps
+        .iter_mut()
+        .find(|r| r.step == Step::Up)
+        .unwrap()
+        .ready_ms = Some(11_300);
+    assert_eq!(run.downtime_ms(), Some(18_500));
+    assert_eq!(
+        run.outage_parts(),
+        Some(vec![
+            (Step::Down, 2_000),
+            (Step::Backup, 5_000),
+            (Step::WriteCompose, 200),
+            (Step::Up, 11_300),
+        ])
+    );
 }
 
 #[test]
@@ -488,7 +544,7 @@ fn a_newer_journal_format_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "the journal `{}` has format version 99; this xzup reads up to version 1",
+            "the journal `{}` has format version 99; this xzup reads up to version 2",
             path.display()
         )
     );
@@ -530,4 +586,32 @@ fn step_times_are_recorded() {
         record.duration_ms,
         Some(time::millis_between(&record.started_at, &finished))
     );
+}
+
+#[test]
+fn a_precopy_run_is_written_as_version_2_and_a_direct_one_as_version_1() {
+    let (_dir, direct) = scratch(meta(RunKind::Apply, "high"));
+    assert_eq!(direct.run().schema, 1);
+    assert_eq!(direct.run().sequence(), &Step::APPLY);
+    let mut precopy = meta(RunKind::Apply, "high");
+    precopy.settings.backup.mode = BackupMode::Precopy;
+    let (_dir2, journal) = scratch(precopy);
+    assert_eq!(journal.run().schema, 2);
+    assert_eq!(journal.run().sequence(), &Step::APPLY_PRECOPY);
+    // Read back: the mode, and so the sequence, is the journal's.
+    let loaded = Journal::load(journal.path()).unwrap();
+    assert_eq!(loaded.run().settings.backup.mode, BackupMode::Precopy);
+    assert_eq!(loaded.next_step(), Some(Step::Preflight));
+
+    // A version-1 journal without the field reads as a direct run.
+    let text = fs::read_to_string(direct.path()).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["settings"]["backup"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k != "mode" && k != "mode_explicit");
+    fs::write(direct.path(), serde_json::to_vec(&value).unwrap()).unwrap();
+    let old = Journal::load(direct.path()).unwrap();
+    assert_eq!(old.run().settings.backup.mode, BackupMode::Direct);
+    assert_eq!(old.run().sequence(), &Step::APPLY);
 }

@@ -22,6 +22,8 @@ use super::observer::Observer;
 pub(super) const PREVIOUS_COPY: &str = "previous-compose.yml";
 /// The compose file the run makes active, in its run dir.
 pub(super) const NEW_COPY: &str = "new-compose.yml";
+/// A pre-copy's staging dir, in its run dir (`staging/<name>` for each data path).
+pub(super) const STAGING: &str = "staging";
 
 /// Everything a step works with.
 pub(super) struct Ctx<'o> {
@@ -137,6 +139,11 @@ impl Ctx<'_> {
     }
 
     /// An absolute path for a path the journal records relative to the deployment dir.
+    /// The pre-copy's staging dir ([`STAGING`] in the run dir).
+    pub fn staging_dir(&self) -> PathBuf {
+        self.run_dir().join(STAGING)
+    }
+
     pub fn abs(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_path_buf()

@@ -16,7 +16,7 @@
 //! - [`context`]: what every step works with ([`context::Ctx`]), the run-dir copies.
 //! - [`step`]: the one interface the loop drives ([`step::Step`], [`step::Sequence`]).
 //! - [`engine`]: the loop — bookkeeping, failure → rollback, the outcome. No Docker.
-//! - `steps/`: the steps, one file each, and the [`steps::STANDARD`] sequence.
+//! - `steps/`: the steps, one file each, and the [`steps::STANDARD`] and [`steps::PRECOPY`] sequences.
 //! - [`settings`]: run options given again to `resume`/`rollback`.
 //! - [`run`] (`apply`, `resume`) and [`rollback`] (`rollback`): the entry points.
 //!

@@ -13,7 +13,7 @@ use super::error::UpgradeError;
 use super::observer::Observer;
 use super::run::{Summary, take_lock, unfinished_error};
 use super::settings::RunOverrides;
-use super::steps::STANDARD;
+use super::steps;
 
 /// `xzup rollback [RUN]`: rolls back the unfinished run, or undoes a finished one. The run
 /// options given replace an unfinished run's own.
@@ -44,7 +44,8 @@ pub fn rollback_run(
             observer.warning(&note);
         }
         let mut ctx = Ctx::for_run(deployment, unfinished, observer)?;
-        return match engine::drive(&mut ctx, &STANDARD) {
+        let sequence = steps::sequence(ctx.run().settings.backup.mode);
+        return match engine::drive(&mut ctx, sequence) {
             // The operator asked for this rollback: it succeeding is a success.
             Err(UpgradeError::RolledBack { .. }) | Ok(()) => Ok(Summary::of(&ctx)),
             Err(e) => Err(e),
@@ -144,6 +145,7 @@ fn start_manual(
         journal.set_backup(backup)?;
     }
     let mut ctx = Ctx::for_run(deployment, journal, observer)?;
-    engine::drive(&mut ctx, &STANDARD)?;
+    let sequence = steps::sequence(ctx.run().settings.backup.mode);
+    engine::drive(&mut ctx, sequence)?;
     Ok(Summary::of(&ctx))
 }

@@ -1,5 +1,5 @@
 //! The entry points of a run: `apply` and `resume` — take the lock, open or find the
-//! journal, hand the [`STANDARD`] sequence to the loop ([`engine::drive`]).
+//! journal, hand the sequence of the run's backup mode to the loop ([`engine::drive`]).
 
 use crate::compose::ComposeFile;
 use crate::deployment::Deployment;
@@ -13,7 +13,7 @@ use super::engine;
 use super::error::UpgradeError;
 use super::observer::Observer;
 use super::settings::RunOverrides;
-use super::steps::STANDARD;
+use super::steps;
 
 /// What `apply` needs.
 pub struct RunRequest<'a> {
@@ -109,7 +109,8 @@ pub fn apply(
     );
     // Keep both files beside the journal before anything changes.
     ctx.keep_copies(&request.compose.text, &plan.rendered)?;
-    engine::drive(&mut ctx, &STANDARD)?;
+    let sequence = steps::sequence(ctx.run().settings.backup.mode);
+    engine::drive(&mut ctx, sequence)?;
     Ok(Summary::of(&ctx))
 }
 
@@ -133,6 +134,7 @@ pub fn resume(
         observer.warning(&note);
     }
     let mut ctx = Ctx::for_run(deployment, journal, observer)?;
-    engine::drive(&mut ctx, &STANDARD)?;
+    let sequence = steps::sequence(ctx.run().settings.backup.mode);
+    engine::drive(&mut ctx, sequence)?;
     Ok(Summary::of(&ctx))
 }

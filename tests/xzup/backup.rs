@@ -509,6 +509,7 @@ pub(crate) fn archives(dir: &Path, n: usize, verified: &[usize]) -> Vec<PathBuf>
                 verify: verified.contains(&i),
                 compose_sha256: None,
                 tool: "xzup test".into(),
+                staged: None,
             };
             // Made in this order, and named in it: `list` orders by creation time, then
             // by name within a second.
@@ -921,6 +922,7 @@ fn e2e_restore_refuses_while_the_stack_runs_and_backup_warns() {
         verify: true,
         compose_sha256: None,
         tool: "xzup test".into(),
+        staged: None,
     };
     xzup::backup::create(&request, &mut xzup::backup::NoProgress).unwrap();
     let before = tree(dir, &["mysql"]);

@@ -38,7 +38,7 @@ pub(crate) fn on_tier(text: &str, tier: &str) -> String {
 }
 
 /// A healthy seed stack with data, and the checksums of that data.
-fn seeded() -> (TestStack, String, String) {
+pub(crate) fn seeded() -> (TestStack, String, String) {
     let stack = TestStack::new(&seed_text());
     stack.insert_rows(500);
     stack.write_upload_files(20);
@@ -57,7 +57,7 @@ pub(crate) fn xzup(stack: &TestStack) -> Xzup {
 
 /// The same as a child process we can kill, paused at `step` (`XZUP_TEST_PAUSE_AT`, a
 /// hook only a build with the `test-hooks` feature has).
-fn spawn_paused(stack: &TestStack, args: &[&str], step: &str) -> std::process::Child {
+pub(crate) fn spawn_paused(stack: &TestStack, args: &[&str], step: &str) -> std::process::Child {
     if !cfg!(feature = "test-hooks") {
         panic!(
             "this test pauses xzup at a step: build with `--features test-hooks` (scripts/test.sh does)"
@@ -98,7 +98,7 @@ pub(crate) fn step_status(journal: &serde_json::Value, step: &str) -> Option<Str
 }
 
 /// Waits until the newest journal has `step` started, then kills the process (SIGKILL).
-fn kill_at(mut child: std::process::Child, dir: &Path, step: &str) {
+pub(crate) fn kill_at(mut child: std::process::Child, dir: &Path, step: &str) {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let status = newest_journal(dir).and_then(|j| step_status(&j, step));
@@ -668,6 +668,7 @@ fn e2e_restore_backup_and_prune_refuse_while_an_apply_holds_the_lock() {
         verify: true,
         compose_sha256: None,
         tool: "xzup test".into(),
+        staged: None,
     };
     xzup::backup::create(&request, &mut xzup::backup::NoProgress).unwrap();
     std::fs::write(&marker, "changed since").unwrap();

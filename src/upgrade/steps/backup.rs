@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backup::{self, BackupRequest};
 use crate::fsutil;
-use crate::journal::{self, BackupRef};
+use crate::journal::{self, BackupMode, BackupRef};
 use crate::units::human_bytes;
 use crate::upgrade::context::Ctx;
 use crate::upgrade::error::StepError;
@@ -21,7 +21,27 @@ impl Step for Backup {
         journal::Step::Backup
     }
 
+    fn skip_reason(&self, ctx: &Ctx<'_>) -> Option<String> {
+        let run = ctx.run();
+        (run.settings.backup.mode == BackupMode::Precopy && run.precopy_fallback.is_none()).then(
+            || "the archive is made from the staging copy once the new stack is up (--backup-mode precopy)".into(),
+        )
+    }
+
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+        write_archive(ctx, self.id(), None)
+    }
+}
+
+/// Writes the run's verified archive of its data paths, each read at its host path, or
+/// with `staged` from `STAGED/<name>` (the pre-copy's staging copy). `step` is the one
+/// writing it (`backup`, or `archive` after a pre-copy): its middle is half the bytes.
+pub(super) fn write_archive(
+    ctx: &mut Ctx<'_>,
+    step: journal::Step,
+    staged: Option<&Path>,
+) -> Result<String, StepError> {
+    {
         let out = ctx.archive_path();
         let partial = PathBuf::from(format!("{}.partial", out.display()));
         if partial.exists() {
@@ -55,11 +75,18 @@ impl Step for Backup {
         fsutil::ensure_private_dir(fsutil::parent_dir(&out))?;
         let (_, previous) = ctx.previous_file()?;
         let settings = ctx.run().settings.backup.clone();
-        let paths = ctx.data_paths(&previous, &settings.include)?;
+        let mut paths = ctx.data_paths(&previous, &settings.include)?;
         if let Some(left) = paths.left_out.iter().find(|l| l.blocks_backup()) {
             return Err(StepError::failed(format!(
                 "the backup would miss data: {left}"
             )));
+        }
+        if let Some(staged) = staged {
+            // What was staged before `down`: a file of the deployment written since (the
+            // new compose file) is not part of the state the stack stopped in.
+            paths
+                .paths
+                .retain(|p| std::fs::symlink_metadata(staged.join(&p.name)).is_ok());
         }
         let request = BackupRequest {
             paths: paths.paths,
@@ -73,11 +100,12 @@ impl Step for Backup {
                 .as_ref()
                 .map(|f| f.sha256.clone()),
             tool: backup::TOOL.to_string(),
+            staged: staged.map(Path::to_path_buf),
         };
         let report = backup::create(
             &request,
             &mut ObserverProgress::interruptible(&mut *ctx.observer, ctx.stop_requested)
-                .middle_of(self.id()),
+                .middle_of(step),
         )?;
         record_backup(ctx, &out, report.archive_bytes, report.verified)?;
         // Sockets and fifos (recreated by their services): said, as the manifest says.

@@ -7,9 +7,12 @@
 //!
 //! [`journal::Step`]: crate::journal::Step
 
+mod archive;
 mod backup;
 mod commit;
+mod delta;
 mod down;
+mod precopy;
 mod preflight;
 mod rollback_activate;
 mod rollback_check;
@@ -22,7 +25,17 @@ mod up;
 mod verify;
 mod write_compose;
 
+use crate::journal::BackupMode;
+
 use super::step::Sequence;
+
+/// The sequence a run with backup `mode` walks (the journal records the mode).
+pub(super) fn sequence(mode: BackupMode) -> &'static Sequence<'static> {
+    match mode {
+        BackupMode::Direct => &STANDARD,
+        BackupMode::Precopy => &PRECOPY,
+    }
+}
 
 /// How xzup upgrades: check, stop, back up, write, start, verify, commit; and the way back.
 pub(super) const STANDARD: Sequence<'static> = Sequence {
@@ -44,6 +57,25 @@ pub(super) const STANDARD: Sequence<'static> = Sequence {
     ],
 };
 
+/// `--backup-mode precopy`: copy while the stack runs, bring the copy up to date while
+/// it is down, archive it once the new stack is up. `backup` is skipped unless the run
+/// fell back to a direct backup at `precopy` (then `delta` and `archive` are).
+pub(super) const PRECOPY: Sequence<'static> = Sequence {
+    apply: &[
+        &preflight::Preflight,
+        &precopy::Precopy,
+        &down::Down,
+        &delta::Delta,
+        &backup::Backup,
+        &write_compose::WriteCompose,
+        &up::Up,
+        &archive::Archive,
+        &verify::Verify,
+        &commit::Commit,
+    ],
+    rollback: STANDARD.rollback,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +92,27 @@ mod tests {
     fn the_standard_sequence_is_the_journals_order() {
         assert_eq!(ids(STANDARD.apply), journal::Step::APPLY);
         assert_eq!(ids(STANDARD.rollback), journal::Step::ROLLBACK);
+        assert_eq!(ids(PRECOPY.apply), journal::Step::APPLY_PRECOPY);
+        assert_eq!(ids(PRECOPY.rollback), journal::Step::ROLLBACK);
+        assert_eq!(
+            ids(sequence(BackupMode::Precopy).apply),
+            journal::Step::APPLY_PRECOPY
+        );
+        assert_eq!(
+            ids(sequence(BackupMode::Direct).apply),
+            journal::Step::APPLY
+        );
+    }
+
+    #[test]
+    fn before_down_only_checks_and_the_pre_copy_which_change_nothing() {
+        let quiet: Vec<_> = PRECOPY
+            .apply
+            .iter()
+            .filter(|s| s.changes_nothing())
+            .map(|s| s.id())
+            .collect();
+        assert_eq!(quiet, [journal::Step::Preflight, journal::Step::Precopy]);
     }
 
     #[test]

@@ -27,10 +27,8 @@ impl Step for RollbackCheck {
         let compose = ctx.compose(&t.back_to)?;
         ctx.observer
             .waiting("waiting for the old stack to be healthy");
-        wait_healthy_for(
-            &compose,
-            rollback_wait(ctx.run().kind, ctx.run().settings.wait_timeout_secs),
-        )
+        let timeout = rollback_wait(ctx.run().kind, ctx.run().settings.wait_timeout_secs);
+        wait_healthy_for(ctx, &compose, journal::Step::RollbackCheck, timeout)
     }
 }
 

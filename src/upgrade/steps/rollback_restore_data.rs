@@ -4,13 +4,14 @@
 
 use crate::backup::{self, Destination};
 use crate::compose::ComposeFile;
-use crate::journal::{self, RestoreData, RunKind};
+use crate::journal::{self, BackupMode, RestoreData, RunKind};
 use crate::roles::Role;
 use crate::upgrade::context::{Ctx, NEW_COPY};
 use crate::upgrade::error::StepError;
 use crate::upgrade::observer::ObserverProgress;
 use crate::upgrade::step::Step;
 
+use super::archive::finish_archive;
 use super::targets::targets;
 
 pub(super) struct RollbackRestoreData;
@@ -56,6 +57,22 @@ impl Step for RollbackRestoreData {
                 _ => "not needed: no data-bearing image changed".into(),
             });
         }
+        let mut made = String::new();
+        if pre_copied_without_archive(ctx) {
+            if ctx.run().step_status(journal::Step::Delta) != Some(journal::StepStatus::Done) {
+                return Ok(
+                    "not needed: the stack never ran on the new file, the data is untouched".into(),
+                );
+            }
+            // The staging copy is the stopped state: archived (verified) now, then restored
+            // from like any backup.
+            ctx.observer
+                .waiting("making the archive from the staging copy to restore from");
+            made = format!(
+                " (archive made from the staging copy: {})",
+                finish_archive(ctx)?
+            );
+        }
         let backup = ctx
             .run()
             .backup
@@ -85,12 +102,24 @@ impl Step for RollbackRestoreData {
                 .middle_of(self.id()),
         )?;
         Ok(format!(
-            "restored {} from {}; what stood there was kept aside ({} path(s))",
+            "restored {} from {}; what stood there was kept aside ({} path(s)){made}",
             report.restored.join(", "),
             ctx.rel(&archive),
             report.quarantined.len()
         ))
     }
+}
+
+/// A pre-copy run whose archive is not made yet: its staging copy is the backup.
+fn pre_copied_without_archive(ctx: &Ctx<'_>) -> bool {
+    let run = ctx.run();
+    run.kind == RunKind::Apply
+        && run.settings.backup.mode == BackupMode::Precopy
+        && run.precopy_fallback.is_none()
+        && !run
+            .backup
+            .as_ref()
+            .is_some_and(|b| b.verified || !run.settings.backup.verify)
 }
 
 /// Data-bearing services (db, web: the web container migrates the schema forward) whose

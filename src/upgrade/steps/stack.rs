@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::docker::Compose;
+use crate::journal;
 
 use crate::upgrade::context::Ctx;
 use crate::upgrade::error::StepError;
@@ -26,21 +27,40 @@ pub(super) fn confirm_stopped(ctx: &Ctx<'_>) -> Result<String, StepError> {
     Ok(format!("project `{project}` stopped"))
 }
 
-/// Waits until every service of `compose` runs and is healthy, within the run's timeout.
-pub(super) fn wait_healthy(ctx: &Ctx<'_>, compose: &Compose) -> Result<String, StepError> {
+/// Waits until every service of `compose` runs and is healthy, within the run's timeout,
+/// and records in the journal (on `step`) how long into the step they first were: the
+/// outage's end.
+pub(super) fn wait_healthy(
+    ctx: &mut Ctx<'_>,
+    compose: &Compose,
+    step: journal::Step,
+) -> Result<String, StepError> {
     let timeout = Duration::from_secs(ctx.run().settings.wait_timeout_secs);
-    wait_healthy_for(compose, timeout)
+    wait_healthy_for(ctx, compose, step, timeout)
 }
 
 /// [`wait_healthy`] with a timeout of the caller's.
-pub(super) fn wait_healthy_for(compose: &Compose, timeout: Duration) -> Result<String, StepError> {
-    let states = compose.wait_healthy::<&str>(&[], timeout)?;
-    let healthy = states
+pub(super) fn wait_healthy_for(
+    ctx: &mut Ctx<'_>,
+    compose: &Compose,
+    step: journal::Step,
+    timeout: Duration,
+) -> Result<String, StepError> {
+    let wait = compose.wait_ready::<&str>(&[], timeout, &mut |_| {})?;
+    let settling = wait.settled_after.saturating_sub(wait.ready_after);
+    let ready_at = chrono::Utc::now() - chrono::Duration::from_std(settling).unwrap_or_default();
+    if let Some(started) = ctx.run().step(step).map(|r| r.started_at) {
+        let ready_ms = (ready_at - started).num_milliseconds().max(0) as u64;
+        ctx.journal.set_ready(step, ready_ms)?;
+    }
+    let healthy = wait
+        .states
         .iter()
         .filter(|s| s.health.as_deref() == Some("healthy"))
         .count();
     Ok(format!(
-        "{} services running, {healthy} healthy",
-        states.len()
+        "{} services running, {healthy} healthy (settled {:.1}s after ready)",
+        wait.states.len(),
+        settling.as_secs_f64()
     ))
 }

@@ -23,6 +23,6 @@ impl Step for Up {
             .waiting("starting the stack and waiting for it to be healthy");
         compose.up()?;
         hooks::reached(Point::Middle(self.id()), ctx.stop_requested);
-        wait_healthy(ctx, &compose)
+        wait_healthy(ctx, &compose, journal::Step::Up)
     }
 }
