@@ -1,4 +1,5 @@
-//! File-system helpers every module shares: atomic writes, owner-only directories.
+//! File-system helpers every module shares: atomic writes, owner-only directories, times
+//! set on a path itself.
 //!
 //! Files that matter (journal, compose files, state) are written to a temp file in the same
 //! directory, fsynced, renamed over the target, and the directory is fsynced, so a crash
@@ -192,5 +193,49 @@ mod tests {
         fs::write(dir.path().join("a/b/y"), [0u8; 5]).unwrap();
         assert_eq!(disk_usage(&dir.path().join("a")), 15);
         assert_eq!(disk_usage(&dir.path().join("missing")), 0);
+    }
+}
+
+/// A time as `utimensat` takes it: seconds and nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileTime {
+    pub secs: i64,
+    pub nanos: i64,
+}
+
+impl FileTime {
+    pub fn from_secs(secs: u64) -> FileTime {
+        FileTime {
+            secs: secs as i64,
+            nanos: 0,
+        }
+    }
+}
+
+/// Sets the access and modification times of `path` itself: a symlink is not followed
+/// (std's `File::set_times` needs an open file, which a symlink cannot be).
+pub fn set_times_nofollow(path: &Path, atime: FileTime, mtime: FileTime) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    let spec = |t: FileTime| libc::timespec {
+        tv_sec: t.secs as libc::time_t,
+        tv_nsec: t.nanos as _,
+    };
+    let times = [spec(atime), spec(mtime)];
+    // SAFETY: a valid NUL-terminated path and a two-element timespec array, as utimensat
+    // requires; both outlive the call.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }

@@ -6,6 +6,8 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::fsutil;
+
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
@@ -47,26 +49,8 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 
 /// Sets the access and modification time of `path` itself (a symlink is not followed).
 pub fn set_mtime_nofollow(path: &Path, mtime: u64) -> io::Result<()> {
-    let p = c_path(path)?;
-    let time = libc::timespec {
-        tv_sec: mtime as libc::time_t,
-        tv_nsec: 0,
-    };
-    let times = [time, time];
-    // SAFETY: a valid path and a two-element timespec array, as utimensat requires.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            p.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    let t = fsutil::FileTime::from_secs(mtime);
+    fsutil::set_times_nofollow(path, t, t)
 }
 
 /// Writes every dirty page of the file system holding `path` to disk: one call, where

@@ -1,13 +1,12 @@
 //! Copying an entry's metadata: owner, mode, times (symlinks: owner and times only).
 
-use std::ffi::CString;
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::StagingError;
+use crate::fsutil::{self, FileTime};
 
 /// Gives `dst` the owner, mode and times of `src` (its metadata), where they differ. A
 /// symlink gets owner and times (a link has no mode of its own). The owner is set first:
@@ -42,35 +41,14 @@ pub(super) fn apply(
     Ok(())
 }
 
-/// `utimensat` with `src`'s atime and mtime, not following a symlink.
+/// `src`'s atime and mtime on `dst` itself (a symlink is not followed).
 fn set_times(dst: &Path, src: &Metadata) -> io::Result<()> {
-    let path = CString::new(dst.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL in the path"))?;
-    let times = [
-        libc::timespec {
-            tv_sec: src.atime() as libc::time_t,
-            tv_nsec: src.atime_nsec() as _,
-        },
-        libc::timespec {
-            tv_sec: src.mtime() as libc::time_t,
-            tv_nsec: src.mtime_nsec() as _,
-        },
-    ];
-    // SAFETY: `path` is a NUL-terminated string and `times` two timespecs, as the call
-    // requires; both outlive it.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    let time = |secs, nanos| FileTime { secs, nanos };
+    fsutil::set_times_nofollow(
+        dst,
+        time(src.atime(), src.atime_nsec()),
+        time(src.mtime(), src.mtime_nsec()),
+    )
 }
 
 /// The kinds a staging copy holds: the others (sockets, fifos, devices) are left out.

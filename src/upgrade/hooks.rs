@@ -44,11 +44,13 @@ pub(crate) enum Point {
 /// - `down`: the stack was stopped, the check that nothing runs has not been made;
 /// - `backup`: half of the data's bytes are in the unfinished archive;
 /// - `up`: `up -d` returned, the services are not yet known healthy;
+/// - `archive` (pre-copy): half of the staging copy's bytes are in the unfinished archive;
 /// - `rollback-restore-data`: the first data path is swapped in, the others not yet.
-pub(super) const MIDDLES: [Step; 4] = [
+pub(super) const MIDDLES: [Step; 5] = [
     Step::Down,
     Step::Backup,
     Step::Up,
+    Step::Archive,
     Step::RollbackRestoreData,
 ];
 

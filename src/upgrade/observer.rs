@@ -62,7 +62,7 @@ impl<'a> ObserverProgress<'a> {
     }
 
     /// The progress of `step`, which reaches [`Point::Middle`] of it: half of the
-    /// archive's bytes written (`backup`), the first data path swapped in (a restore).
+    /// archive's bytes written (`backup`, `archive`), the first data path swapped in (a restore).
     pub fn middle_of(mut self, step: Step) -> Self {
         debug_assert!(hooks::MIDDLES.contains(&step), "{step} has no middle");
         self.middle = Some(step);
@@ -85,7 +85,7 @@ impl ProgressSink for ObserverProgress<'_> {
     fn advance(&mut self, bytes: u64) {
         self.done += bytes;
         self.observer.progress(bytes);
-        if self.middle == Some(Step::Backup)
+        if matches!(self.middle, Some(Step::Backup | Step::Archive))
             && self.phase == Some(Phase::Write)
             && self.done * 2 >= self.total
         {

@@ -13,7 +13,7 @@
 //! from the same state (a copy of a deployment's containers cannot be made).
 //!
 //! Cost: about 30 s a point and path here. By default every point runs once, the paths
-//! alternating (28 runs, each step seen with both paths); `XZUP_FAULT_MATRIX=full` runs
+//! alternating (35 runs, each step seen with both paths); `XZUP_FAULT_MATRIX=full` runs
 //! every point with both; `XZUP_FAULT_POINTS=started:up,done:backup` picks points. The
 //! matrix is printed; the test fails listing every point that did not converge.
 
@@ -43,8 +43,23 @@ const ROLLBACK: [&str; 5] = [
     "rollback-up",
     "rollback-check",
 ];
+/// The upgrade with `--backup-mode precopy`: its own steps are `precopy`, `delta` and
+/// `archive`; the others are the same as the direct upgrade's, whose points cover them.
+const PRECOPY_APPLY: [&str; 10] = [
+    "preflight",
+    "precopy",
+    "down",
+    "delta",
+    "backup",
+    "write-compose",
+    "up",
+    "archive",
+    "verify",
+    "commit",
+];
+const PRECOPY_OWN: [&str; 3] = ["precopy", "delta", "archive"];
 /// The steps with a middle (see `src/upgrade/hooks.rs`).
-const MIDDLES: [&str; 4] = ["down", "backup", "up", "rollback-restore-data"];
+const MIDDLES: [&str; 5] = ["down", "backup", "up", "archive", "rollback-restore-data"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Path {
@@ -68,6 +83,8 @@ pub(crate) struct Point {
     pub name: String,
     /// In the rollback of a failed upgrade (else in the upgrade).
     in_rollback: bool,
+    /// The upgrade runs with `--backup-mode precopy`.
+    precopy: bool,
     /// What `xzup status` must name as the step the run stopped at (`None`: the end).
     next_step: Option<&'static str>,
     /// The step the journal must show as `started` (dying before or in it) or `done`.
@@ -75,14 +92,24 @@ pub(crate) struct Point {
     done: bool,
 }
 
-/// Every point, in run order: 17 in the upgrade, 11 in the rollback.
+/// Every point, in run order: 17 in the upgrade, 11 in the rollback, 7 in the pre-copy
+/// upgrade's own steps.
 pub(crate) fn points() -> Vec<Point> {
     let mut out = Vec::new();
-    for (steps, in_rollback) in [(&APPLY[..], false), (&ROLLBACK[..], true)] {
+    let sequences = [
+        (&APPLY[..], false, false),
+        (&ROLLBACK[..], true, false),
+        (&PRECOPY_APPLY[..], false, true),
+    ];
+    for (steps, in_rollback, precopy) in sequences {
         for (i, &step) in steps.iter().enumerate() {
+            if precopy && !PRECOPY_OWN.contains(&step) {
+                continue;
+            }
             let at = |kind: &str, done: bool, next: Option<&'static str>| Point {
                 name: format!("{kind}:{step}"),
                 in_rollback,
+                precopy,
                 next_step: next,
                 step,
                 done,
@@ -193,6 +220,9 @@ fn run_point(subject: &Subject, point: &Point, path: Path) -> &'static str {
     ]);
     if point.in_rollback {
         apply = apply.args(["--restore-data", "always"]);
+    }
+    if point.precopy {
+        apply = apply.args(["--backup-mode", "precopy"]);
     }
     let (status, stderr) = apply.run_status();
     assert_eq!(
@@ -391,14 +421,14 @@ fn print_matrix(cells: &[(Point, Path, Cell)], total: Duration) {
 #[test]
 fn the_matrix_has_at_least_24_points_each_step_with_both_paths() {
     let all = points();
-    assert_eq!(all.len(), 28);
+    assert_eq!(all.len(), 35);
     let names: std::collections::BTreeSet<_> = all.iter().map(|p| p.name.clone()).collect();
     assert_eq!(names.len(), all.len(), "distinct");
     // The default selection: every point once, and each step seen with both paths.
     let runs = with_paths(all.clone(), false);
-    assert_eq!(runs.len(), 28);
-    assert_eq!(with_paths(all, true).len(), 56);
-    for step in APPLY.iter().chain(&ROLLBACK) {
+    assert_eq!(runs.len(), 35);
+    assert_eq!(with_paths(all, true).len(), 70);
+    for step in APPLY.iter().chain(&ROLLBACK).chain(&PRECOPY_OWN) {
         for path in [Path::Resume, Path::Rollback] {
             assert!(
                 runs.iter().any(|(p, q)| p.step == *step && *q == path),

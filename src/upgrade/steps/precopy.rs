@@ -137,7 +137,29 @@ fn short_of_space(
     let (run_at, archive_at) = (existing(run_dir), existing(archive_dir));
     let free = fsutil::available_space(&run_at)?;
     let same_fs = std::fs::metadata(&run_at)?.dev() == std::fs::metadata(&archive_at)?.dev();
-    let short = |need: u64, free: u64, what: &str, at: &Path| {
+    let archive = if same_fs {
+        None
+    } else {
+        Some((archive_at.as_path(), fsutil::available_space(&archive_at)?))
+    };
+    Ok(shortage(
+        (run_at.as_path(), free),
+        staging_need,
+        archive,
+        archive_need,
+    ))
+}
+
+/// The decision of [`short_of_space`]: `run` is where the staging copy goes and its free
+/// bytes; `archive` the same for the archive when it is on another filesystem (`None`: on
+/// the same one, which must then hold both).
+fn shortage(
+    run: (&Path, u64),
+    staging_need: u64,
+    archive: Option<(&Path, u64)>,
+    archive_need: u64,
+) -> Option<String> {
+    let short = |need: u64, (at, free): (&Path, u64), what: &str| {
         (free < need).then(|| {
             format!(
                 "not enough free space for {what} in `{}`: {} needed, {} free",
@@ -147,17 +169,15 @@ fn short_of_space(
             )
         })
     };
-    if same_fs {
-        return Ok(short(
+    match archive {
+        None => short(
             staging_need + archive_need,
-            free,
+            run,
             "the staging copy and the archive",
-            &run_at,
-        ));
+        ),
+        Some(archive) => short(staging_need, run, "the staging copy")
+            .or_else(|| short(archive_need, archive, "the archive")),
     }
-    let archive_free = fsutil::available_space(&archive_at)?;
-    Ok(short(staging_need, free, "the staging copy", &run_at)
-        .or_else(|| short(archive_need, archive_free, "the archive", &archive_at)))
 }
 
 /// Removes the staging copy (a run's own; never data in place).
@@ -165,5 +185,63 @@ pub(super) fn remove_staging(staging: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(staging) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn one_filesystem_must_hold_the_copy_and_the_archive() {
+        let run = Path::new("/srv/x/.xzup/runs/r");
+        assert_eq!(shortage((run, 300 * MIB), 200 * MIB, None, 100 * MIB), None);
+        assert_eq!(
+            shortage((run, 299 * MIB), 200 * MIB, None, 100 * MIB).as_deref(),
+            Some(
+                "not enough free space for the staging copy and the archive in \
+                 `/srv/x/.xzup/runs/r`: 300M needed, 299M free"
+            )
+        );
+    }
+
+    #[test]
+    fn two_filesystems_are_each_checked_for_their_own_part() {
+        let (run, out) = (Path::new("/srv/x/.xzup/runs/r"), Path::new("/backups"));
+        // Each holds its part, though neither could hold both.
+        assert_eq!(
+            shortage(
+                (run, 200 * MIB),
+                200 * MIB,
+                Some((out, 100 * MIB)),
+                100 * MIB
+            ),
+            None
+        );
+        assert_eq!(
+            shortage(
+                (run, 199 * MIB),
+                200 * MIB,
+                Some((out, 999 * MIB)),
+                100 * MIB
+            )
+            .as_deref(),
+            Some(
+                "not enough free space for the staging copy in `/srv/x/.xzup/runs/r`: \
+                 200M needed, 199M free"
+            )
+        );
+        assert_eq!(
+            shortage(
+                (run, 999 * MIB),
+                200 * MIB,
+                Some((out, 99 * MIB)),
+                100 * MIB
+            )
+            .as_deref(),
+            Some("not enough free space for the archive in `/backups`: 100M needed, 99M free")
+        );
     }
 }
