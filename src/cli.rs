@@ -135,6 +135,9 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// The steps of which backup mode to show (see `apply --backup-mode`) [default: precopy].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub backup_mode: Option<BackupModeArg>,
 }
 
 #[derive(Debug, Args)]
@@ -153,9 +156,10 @@ pub struct ApplyArgs {
     /// Pull missing images before stopping anything.
     #[arg(long)]
     pub pull: bool,
-    /// When the backup is made: direct (while the stack is down), or precopy (the data
-    /// copied while it runs, brought up to date after down, archived once the new stack is
-    /// up: the outage no longer grows with the data) [default: direct].
+    /// When the backup is made: precopy (the data copied while the stack runs, brought up
+    /// to date after down, archived once the new stack is up: the outage no longer grows
+    /// with the data; too little free space for the copy falls back to direct, said), or
+    /// direct (while the stack is down) [default: precopy].
     #[arg(long, value_enum, value_name = "MODE")]
     pub backup_mode: Option<BackupModeArg>,
     #[command(flatten)]
@@ -207,6 +211,17 @@ pub struct ResumeArgs {
 pub enum BackupModeArg {
     Direct,
     Precopy,
+}
+
+impl BackupModeArg {
+    /// The mode a run takes: the one given, else pre-copy (never a longer outage than
+    /// direct: see the README's downtime benchmark).
+    pub fn or_default(given: Option<BackupModeArg>) -> crate::journal::BackupMode {
+        match given {
+            Some(BackupModeArg::Direct) => crate::journal::BackupMode::Direct,
+            Some(BackupModeArg::Precopy) | None => crate::journal::BackupMode::Precopy,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,6 +15,7 @@ use crate::compose::{ComposeError, ComposeFile};
 use crate::datapath::{DataPaths, LeftOut, Origin};
 use crate::diff::Side;
 use crate::host::{Fit, HostCheck, Needs};
+use crate::journal::BackupMode;
 use crate::roles::{Role, RoleMap, RoleRow};
 use crate::settings::{Observed, Target};
 use crate::tiers::{Catalog, Classification, Tier};
@@ -75,6 +76,8 @@ pub struct PlanInput<'a> {
     /// What the backup leaves out, and why.
     pub not_backed_up: Vec<LeftOut>,
     pub archive: PathBuf,
+    /// When the backup is made: the steps differ.
+    pub backup_mode: BackupMode,
     pub host: Option<HostFacts>,
 }
 
@@ -326,41 +329,82 @@ fn steps(
         (false, true) => "limits, Redis settings and docker stats match the tier",
         (false, false) => "limits and docker stats match the tier",
     };
-    vec![
-        PlanStep {
-            name: "preflight",
-            summary: "check the engine, host size, free disk, images and the new file".into(),
-            details: vec![format!(
-                "largest cpus limit {} (needs that many cores), memory limits {} in all",
-                needs.cores,
-                human_bytes(needs.memory.bytes)
-            )],
+    let down = PlanStep {
+        name: "down",
+        summary: format!("compose down with {source}"),
+        details: vec!["then confirm no container of the project still runs".into()],
+    };
+    let paths = format!(
+        "{} path{} ({})",
+        input.backup_items.len(),
+        if input.backup_items.len() == 1 {
+            ""
+        } else {
+            "s"
         },
-        PlanStep {
-            name: "down",
-            summary: format!("compose down with {source}"),
-            details: vec!["then confirm no container of the project still runs".into()],
-        },
-        PlanStep {
-            name: "backup",
-            summary: format!(
-                "verified tar.gz of {} path{} ({})",
-                input.backup_items.len(),
-                if input.backup_items.len() == 1 {
-                    ""
-                } else {
-                    "s"
+        human_bytes(total)
+    );
+    let mut steps = vec![PlanStep {
+        name: "preflight",
+        summary: "check the engine, host size, free disk, images and the new file".into(),
+        details: vec![format!(
+            "largest cpus limit {} (needs that many cores), memory limits {} in all",
+            needs.cores,
+            human_bytes(needs.memory.bytes)
+        )],
+    }];
+    let write = write_step(&compose.path, target_path, &source, &target, rendered);
+    let up = PlanStep {
+        name: "up",
+        summary: format!("compose up -d with {target}"),
+        details: vec!["wait until every service runs and is healthy".into()],
+    };
+    match input.backup_mode {
+        BackupMode::Direct => steps.extend([
+            down,
+            PlanStep {
+                name: "backup",
+                summary: format!("verified tar.gz of {paths}"),
+                details: backup_details,
+            },
+            write,
+            up,
+        ]),
+        BackupMode::Precopy => {
+            let archive = backup_details.pop().unwrap_or_default();
+            backup_details.push(
+                "a reflink clone where the filesystem has it; too little free space for \
+                 the copy and the archive: the backup is made while the stack is down instead"
+                    .into(),
+            );
+            steps.extend([
+                PlanStep {
+                    name: "precopy",
+                    summary: format!("copy {paths} into the run's staging dir while the stack runs"),
+                    details: backup_details,
                 },
-                human_bytes(total)
-            ),
-            details: backup_details,
-        },
-        write_step(&compose.path, target_path, &source, &target, rendered),
-        PlanStep {
-            name: "up",
-            summary: format!("compose up -d with {target}"),
-            details: vec!["wait until every service runs and is healthy".into()],
-        },
+                down,
+                PlanStep {
+                    name: "delta",
+                    summary: "make the staging copy exactly the stopped state".into(),
+                    details: vec![
+                        "only files touched since the copy began are read again, large ones block by block".into(),
+                    ],
+                },
+                write,
+                up,
+                PlanStep {
+                    name: "archive",
+                    summary: "verified tar.gz of the staging copy, while the new stack runs".into(),
+                    details: vec![
+                        archive,
+                        "the run is committed only once it is verified; the staging copy is then removed".into(),
+                    ],
+                },
+            ]);
+        }
+    }
+    steps.extend([
         PlanStep {
             name: "verify",
             summary: verify_summary.into(),
@@ -371,7 +415,8 @@ fn steps(
             summary: format!("{target} becomes the active compose file"),
             details: vec![],
         },
-    ]
+    ]);
+    steps
 }
 
 /// `path` relative to `dir` when it lies inside it.

@@ -4,7 +4,7 @@ use crate::cli::{ApplyArgs, BackupModeArg, RestoreDataArg, RunOptions};
 use crate::deployment::DeploymentOptions;
 use crate::error::Result;
 use crate::exit::ExitStatus;
-use crate::journal::{BackupMode, BackupSettings, RestoreData, RunSettings};
+use crate::journal::{BackupSettings, RestoreData, RunSettings};
 use crate::printer::Printer;
 use crate::upgrade::{self, RunRequest};
 
@@ -22,7 +22,12 @@ pub(crate) fn run(
         roles,
         plan,
         backup_dir,
-    } = super::plan::compute(opts, &args.target, backup_dir)?;
+    } = super::plan::compute(
+        opts,
+        &args.target,
+        backup_dir,
+        BackupModeArg::or_default(args.backup_mode),
+    )?;
     if args.dry_run {
         let mut plan = plan;
         plan.warnings
@@ -53,10 +58,7 @@ pub(crate) fn run(
             level: args.backup.level,
             include: args.backup.include.clone(),
             verify: !args.backup.no_verify,
-            mode: match args.backup_mode {
-                Some(BackupModeArg::Precopy) => BackupMode::Precopy,
-                Some(BackupModeArg::Direct) | None => BackupMode::Direct,
-            },
+            mode: BackupModeArg::or_default(args.backup_mode),
             mode_explicit: args.backup_mode.is_some(),
         },
         ..run_settings(&args.run)

@@ -20,7 +20,12 @@ pub(crate) fn run(
         mut plan,
         deployment,
         ..
-    } = compute(opts, &args.target, None)?;
+    } = compute(
+        opts,
+        &args.target,
+        None,
+        crate::cli::BackupModeArg::or_default(args.backup_mode),
+    )?;
     plan.warnings.extend(apply_refusals(&deployment));
     print(printer, &plan);
     Ok(exit_status(&plan, args.detailed_exitcode))
@@ -126,6 +131,7 @@ pub(crate) fn compute(
     opts: &DeploymentOptions,
     target: &TierArgs,
     backup_dir: Option<&std::path::Path>,
+    backup_mode: crate::journal::BackupMode,
 ) -> Result<Planned> {
     let deployment = Deployment::open(opts)?;
     let catalog = deployment.catalog()?;
@@ -149,6 +155,7 @@ pub(crate) fn compute(
         backup_items: BackupItem::of(&data_paths),
         not_backed_up: data_paths.left_out,
         archive,
+        backup_mode,
         host,
     })?;
     Ok(Planned {

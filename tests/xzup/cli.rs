@@ -133,14 +133,38 @@ fn plan_json_is_one_document() {
     assert_eq!(doc["from"]["tier"], "low");
     assert_eq!(doc["to"]["tier"], "ultra");
     assert_eq!(doc["changes"], true);
-    let steps: Vec<&str> = doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let step_names = |doc: &serde_json::Value| -> Vec<String> {
+        doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The default: the backup is pre-copied while the stack runs.
     assert_eq!(
-        steps,
+        step_names(&doc),
+        [
+            "preflight",
+            "precopy",
+            "down",
+            "delta",
+            "write compose",
+            "up",
+            "archive",
+            "verify",
+            "commit"
+        ]
+    );
+    let direct = xzup()
+        .cwd(dir.path())
+        .args(["plan", "--tier", "ultra", "--format", "json"])
+        .args(["--backup-mode", "direct"])
+        .run()
+        .success();
+    let direct: serde_json::Value = serde_json::from_str(&direct.stdout).unwrap();
+    assert_eq!(
+        step_names(&direct),
         [
             "preflight",
             "down",
@@ -605,7 +629,7 @@ fn plan_says_a_source_named_for_the_tier_is_replaced() {
     assert_eq!(
         step,
         [
-            "  4. write compose  replace docker-compose-high.yml (the source) with the new file",
+            "  5. write compose  replace docker-compose-high.yml (the source) with the new file",
             "                    the current docker-compose-high.yml is kept aside as docker-compose-high.yml.xzup-quarantine-<time>",
             "                    and in the run's record (.xzup/runs/<run>/previous-compose.yml): a rollback puts it back",
         ],

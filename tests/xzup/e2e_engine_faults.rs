@@ -99,10 +99,10 @@ fn names_in(dir: &Path) -> Vec<String> {
 }
 
 /// A tmpfs of `size` at `at`, unmounted when dropped.
-struct Tmpfs(PathBuf);
+pub(crate) struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
+    pub(crate) fn mount(at: &Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(at).unwrap();
         let ok = Command::new("mount")
             .args([
@@ -166,7 +166,15 @@ fn e2e_a_full_backup_disk_refuses_before_downtime_or_rolls_back_mid_archive() {
     let big_arg = big.display().to_string();
     let mut held = Held::spawn(
         &stack,
-        &["apply", "--tier", "grow", "--backup-dir", &big_arg],
+        &[
+            "apply",
+            "--tier",
+            "grow",
+            "--backup-dir",
+            &big_arg,
+            "--backup-mode",
+            "direct",
+        ],
         "middle:backup",
         None,
     );

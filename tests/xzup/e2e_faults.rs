@@ -221,9 +221,9 @@ fn run_point(subject: &Subject, point: &Point, path: Path) -> &'static str {
     if point.in_rollback {
         apply = apply.args(["--restore-data", "always"]);
     }
-    if point.precopy {
-        apply = apply.args(["--backup-mode", "precopy"]);
-    }
+    // Each point's own sequence, whatever the default.
+    let mode = if point.precopy { "precopy" } else { "direct" };
+    apply = apply.args(["--backup-mode", mode]);
     let (status, stderr) = apply.run_status();
     assert_eq!(
         status.signal(),

@@ -9,9 +9,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::e2e_engine_faults::Tmpfs;
 use crate::e2e_upgrade::{
-    assert_on_grow, assert_on_seed, kill_at, newest_journal, seeded, spawn_paused, step_status,
-    xzup,
+    assert_on_grow, assert_on_seed, container_ids, kill_at, newest_journal, seeded, spawn_paused,
+    step_status, xzup,
 };
 use crate::harness::docker_available;
 use crate::stack::{DATABASE, DB, MYSQL_ROOT_PASSWORD, TABLE, TestStack};
@@ -228,4 +229,69 @@ fn e2e_precopy_killed_during_the_archive_then_rolled_back_from_staging() {
     );
     assert_eq!(journal["backup"]["verified"], true);
     assert!(!staging(&stack, &journal).exists(), "staging removed");
+}
+
+#[test]
+fn e2e_precopy_without_room_for_the_copy_falls_back_to_direct_or_refuses_when_asked() {
+    if !docker_available() {
+        return;
+    }
+    let (stack, rows, files) = seeded();
+    // The run dirs (where the staging copy goes) on a tmpfs too small for the data; the
+    // archive goes to `backups/`, on the deployment's own filesystem, where it fits.
+    let _small = Tmpfs::mount(&stack.dir().join(".xzup"), "4m");
+    let ids = container_ids(&stack);
+
+    // Asked for by name: refused before anything stops.
+    let out = xzup(&stack).args(precopy_args()).run().code(1);
+    assert!(
+        out.stderr
+            .contains("cannot pre-copy: not enough free space for the staging copy in `"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("nothing was changed (run with --backup-mode direct)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(container_ids(&stack), ids, "the stack was not touched");
+    assert_on_seed(&stack);
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(journal["outcome"], "failed", "{journal}");
+    assert_eq!(step_status(&journal, "down"), None, "{journal}");
+
+    // The default: a direct backup instead, said and journaled.
+    let out = xzup(&stack)
+        .args(["apply", "--tier", "grow", "--verify-window", "1"])
+        .run()
+        .success();
+    assert!(
+        out.stderr.contains(
+            "no pre-copy, the backup is made while the stack is down: not enough free space for the staging copy in `"
+        ),
+        "{}",
+        out.stderr
+    );
+    let journal = newest_journal(stack.dir()).unwrap();
+    assert_eq!(journal["outcome"], "succeeded", "{journal}");
+    assert_eq!(journal["settings"]["backup"]["mode"], "precopy");
+    for (step, status) in [
+        ("precopy", "done"),
+        ("delta", "skipped"),
+        ("backup", "done"),
+        ("archive", "skipped"),
+        ("commit", "done"),
+    ] {
+        assert_eq!(
+            step_status(&journal, step).as_deref(),
+            Some(status),
+            "{step}: {journal}"
+        );
+    }
+    assert_eq!(journal["backup"]["verified"], true);
+    assert_on_grow(&stack);
+    assert_eq!(stack.checksum_rows(), rows);
+    assert_eq!(stack.checksum_uploads(), files);
 }

@@ -167,14 +167,18 @@ pub(crate) fn history(stack: &TestStack) -> Vec<serde_json::Value> {
     doc["runs"].as_array().expect("runs").clone()
 }
 
-/// Every step of an apply is reported done.
+/// Every step of an apply (of the default sequence, pre-copy) is reported done, and the
+/// direct backup skipped.
 pub(crate) fn assert_every_step_ok(out: &Outcome) {
+    assert!(out.stderr.contains("skipped backup"), "{}", out.stderr);
     for step in [
         "preflight",
+        "precopy",
         "down",
-        "backup",
+        "delta",
         "write-compose",
         "up",
+        "archive",
         "verify",
         "commit",
     ] {
@@ -186,7 +190,7 @@ pub(crate) fn assert_every_step_ok(out: &Outcome) {
     }
 }
 
-fn container_ids(stack: &TestStack) -> Vec<String> {
+pub(crate) fn container_ids(stack: &TestStack) -> Vec<String> {
     let mut ids: Vec<String> = stack.containers().into_iter().map(|c| c.id).collect();
     ids.sort();
     ids
@@ -544,7 +548,15 @@ fn killed_during_backup_and_after_write_compose_then_resumed() {
     let (stack, rows, files) = seeded();
     let child = spawn_paused(
         &stack,
-        &["apply", "--tier", "grow", "--verify-window", "1"],
+        &[
+            "apply",
+            "--tier",
+            "grow",
+            "--verify-window",
+            "1",
+            "--backup-mode",
+            "direct",
+        ],
         "backup",
     );
     kill_at(child, stack.dir(), "backup");
@@ -673,7 +685,11 @@ fn e2e_restore_backup_and_prune_refuse_while_an_apply_holds_the_lock() {
     xzup::backup::create(&request, &mut xzup::backup::NoProgress).unwrap();
     std::fs::write(&marker, "changed since").unwrap();
 
-    let mut child = spawn_paused(&stack, &["apply", "--tier", "grow"], "backup");
+    let mut child = spawn_paused(
+        &stack,
+        &["apply", "--tier", "grow", "--backup-mode", "direct"],
+        "backup",
+    );
     let deadline = Instant::now() + Duration::from_secs(240);
     while newest_journal(stack.dir())
         .and_then(|j| step_status(&j, "backup"))
