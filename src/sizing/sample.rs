@@ -166,21 +166,36 @@ pub fn sample(
 
     loop {
         let tick_started = Instant::now();
-        if !names.is_empty() {
-            let stats = docker.stats(&names)?;
-            window.ticks.push(tick(&running, &stats));
+        // The three calls at once: a tick lasts as long as `docker stats` (about 2 s, it
+        // reads the cgroup twice), not as long as all three in a row.
+        let (stats, mysql_out, redis_out) = std::thread::scope(|scope| {
+            let stats = scope.spawn(|| (!names.is_empty()).then(|| docker.stats(&names)));
+            let mysql_out = scope.spawn(|| {
+                let c = running.get(&Role::Db).filter(|_| mysql.is_some())?;
+                Some(docker.mysql_with(&c.name, "root", &password, &["-vvv"], MYSQL_TICK))
+            });
+            let redis_out = scope.spawn(|| {
+                let c = running.get(&Role::Redis).filter(|_| redis.is_some())?;
+                Some(docker.redis_cli(&c.name, &["INFO"]))
+            });
+            (
+                stats.join().expect("the stats call does not panic"),
+                mysql_out.join().expect("the mysql call does not panic"),
+                redis_out.join().expect("the redis call does not panic"),
+            )
+        });
+        if let Some(stats) = stats {
+            window.ticks.push(tick(&running, &stats?));
         }
-        if let (Some(m), Some(c)) = (mysql.as_mut(), running.get(&Role::Db)) {
-            match docker.mysql_with(&c.name, "root", &password, &["-vvv"], MYSQL_TICK) {
-                Ok(out) => read_mysql_tick(m, &out),
-                Err(e) => note_once(&mut window.notes, format!("db: MySQL counters: {e}")),
-            }
+        match (mysql.as_mut(), mysql_out) {
+            (Some(m), Some(Ok(out))) => read_mysql_tick(m, &out),
+            (_, Some(Err(e))) => note_once(&mut window.notes, format!("db: MySQL counters: {e}")),
+            _ => {}
         }
-        if let (Some(r), Some(c)) = (redis.as_mut(), running.get(&Role::Redis)) {
-            match docker.redis_cli(&c.name, &["INFO"]) {
-                Ok(out) => read_redis_tick(r, &out),
-                Err(e) => note_once(&mut window.notes, format!("redis: INFO: {e}")),
-            }
+        match (redis.as_mut(), redis_out) {
+            (Some(r), Some(Ok(out))) => read_redis_tick(r, &out),
+            (_, Some(Err(e))) => note_once(&mut window.notes, format!("redis: INFO: {e}")),
+            _ => {}
         }
         if started_at.elapsed() >= request.window || stop() {
             break;
@@ -262,7 +277,15 @@ pub(crate) fn read_mysql_tick(m: &mut Mysql, out: &str) {
     let mut status: BTreeMap<&str, u64> = BTreeMap::new();
     let mut first_timing = None;
     for line in out.lines() {
-        let fields: Vec<&str> = line.split('\t').collect();
+        // `-vvv` draws tables (`| Uptime | 2 |`) even in batch mode; plain `-B` is tabs.
+        let fields: Vec<&str> = match line.strip_prefix('|') {
+            Some(row) => row
+                .split('|')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .collect(),
+            None => line.split('\t').collect(),
+        };
         match fields.as_slice() {
             [name, value] if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
                 if let Ok(v) = value.trim().parse() {
@@ -319,15 +342,16 @@ pub(crate) fn read_redis_tick(r: &mut Redis, out: &str) {
     r.keyspace_misses.extend(reading("keyspace_misses"));
 }
 
-/// The last column of each `ps` line after the header: the command.
+/// The command of each `ps` line: the text from where the header's `COMMAND` (busybox)
+/// or `CMD` (procps) column begins; `ps` itself left out.
 fn process_names(out: &str) -> Vec<String> {
-    out.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let fields: Vec<&str> = l.split_whitespace().collect();
-            // busybox: PID USER TIME COMMAND…; procps: PID TTY TIME CMD
-            fields.get(3..).map(|f| f.join(" "))
-        })
+    let mut lines = out.lines();
+    let header = lines.next().unwrap_or("");
+    let Some(at) = header.find("COMMAND").or_else(|| header.find("CMD")) else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|l| l.get(at..).map(|c| c.trim().to_string()))
         .filter(|c| !c.is_empty() && c != "ps")
         .collect()
 }
@@ -427,7 +451,8 @@ mod tests {
 
     #[test]
     fn mysql_tick_output_read() {
-        let out = "--------------\nSELECT 1\n--------------\n\n1\n1 row in set (0.002 sec)\n\n--------------\nSHOW GLOBAL STATUS …\n--------------\n\nInnodb_buffer_pool_read_requests\t5000\nInnodb_buffer_pool_reads\t40\nMax_used_connections\t7\nSlow_queries\t1\nUptime\t300\n5 rows in set (0.004 sec)\n\n--------------\nSELECT @@max_connections, @@innodb_buffer_pool_size\n--------------\n\n200\t134217728\n1 row in set (0.000 sec)\n\nBye\n";
+        // As MariaDB's client prints it with -vvv (tables, even with -B).
+        let out = "--------------\nSELECT 1\n--------------\n\n+---+\n| 1 |\n+---+\n1 row in set (0.002 sec)\n\n--------------\nSHOW GLOBAL STATUS …\n--------------\n\n+----------------------------------+------+\n| Innodb_buffer_pool_read_requests | 5000 |\n| Innodb_buffer_pool_reads         | 40   |\n| Max_used_connections             | 7    |\n| Slow_queries                     | 1    |\n| Uptime                           | 300  |\n+----------------------------------+------+\n5 rows in set (0.004 sec)\n\n--------------\nSELECT @@max_connections, @@innodb_buffer_pool_size\n--------------\n\n+------+-----------+\n|  200 | 134217728 |\n+------+-----------+\n1 row in set (0.000 sec)\n\nBye\n";
         let mut m = Mysql::default();
         read_mysql_tick(&mut m, out);
         let r = |value| Reading {
@@ -468,11 +493,16 @@ mod tests {
 
     #[test]
     fn ps_commands_without_the_header_and_ps_itself() {
-        let out = "PID   USER     TIME  COMMAND\n    1 root      0:00 sh /entry.sh\n   12 root      0:00 httpd -f -p 8003\n   40 root      0:00 ps\n";
+        let busybox = "PID   USER     COMMAND\n    1 root     /bin/sh /standin.sh\n   12 root     httpd -f -p 8003 -h /www\n   40 root     ps\n";
         assert_eq!(
-            process_names(out),
-            vec!["sh /entry.sh".to_string(), "httpd -f -p 8003".to_string()]
+            process_names(busybox),
+            vec![
+                "/bin/sh /standin.sh".to_string(),
+                "httpd -f -p 8003 -h /www".to_string()
+            ]
         );
+        let procps = "    PID TTY          TIME CMD\n      1 ?        00:00:03 python3 app.py\n     77 ?        00:00:00 ps\n";
+        assert_eq!(process_names(procps), vec!["python3 app.py".to_string()]);
     }
 
     #[test]
