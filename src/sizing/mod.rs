@@ -7,10 +7,12 @@
 //! - `stats.rs`: percentiles, counter deltas across restarts;
 //! - `findings.rs`: the summaries and the findings, each with evidence and what to do;
 //! - `record.rs`: `--record`, compact samples in `.xzup/usage/`, bounded;
-//! - `recommend.rs`: the tier per role, for the stack, and the `xzup apply` to run.
+//! - `recommend.rs`: the tier per role, for the stack, and the `xzup apply` to run;
+//! - `change.rs`: the before/after a run records in its journal (verify samples a window).
 //!
 //! Nothing here prints; the commands (`commands/doctor.rs`, `commands/recommend.rs`) do.
 
+pub mod change;
 pub mod findings;
 pub mod recommend;
 pub mod record;

@@ -42,6 +42,9 @@ pub struct Line {
     pub db: Option<DbLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisLine>,
+    /// A window's HTTP round-trips, ms per role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rt: Option<BTreeMap<Role, f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +81,7 @@ pub fn lines(window: &Window, assessment: &Assessment) -> Vec<Line> {
             w: None,
             db: None,
             redis: None,
+            rt: None,
         })
         .collect();
     out.push(Line {
@@ -95,6 +99,14 @@ pub fn lines(window: &Window, assessment: &Assessment) -> Vec<Line> {
                 max: r.maxmemory,
             })
         }),
+        rt: {
+            let rt: BTreeMap<Role, f64> = assessment
+                .http
+                .iter()
+                .filter_map(|p| Some((p.role, (p.ms? * 10.0).round() / 10.0)))
+                .collect();
+            (!rt.is_empty()).then_some(rt)
+        },
     });
     out
 }
@@ -165,6 +177,7 @@ mod tests {
             w: None,
             db: None,
             redis: None,
+            rt: None,
         }
     }
 

@@ -291,7 +291,7 @@ fn e2e_doctor_a_loaded_stack_is_undersized_and_evicting_and_recommend_grows_thos
 }
 
 #[test]
-fn e2e_doctor_an_idle_stack_on_the_large_tier_is_oversized_and_recommend_shrinks_it() {
+fn e2e_doctor_an_idle_stack_is_oversized_recommend_shrinks_it_and_history_shows_before_after() {
     if !docker_available() {
         return;
     }
@@ -303,6 +303,7 @@ fn e2e_doctor_an_idle_stack_on_the_large_tier_is_oversized_and_recommend_shrinks
             "3s",
             "--interval",
             "1s",
+            "--record",
             "--format",
             "json",
         ])
@@ -347,6 +348,40 @@ fn e2e_doctor_an_idle_stack_on_the_large_tier_is_oversized_and_recommend_shrinks
         )])
     );
     assert_eq!(rec["host_fit"], "yes");
+
+    // Shrink it: the journal keeps the recorded window as "before", verify's as "after".
+    dz(&stack)
+        .args(["apply", "--tier", "tight", "--verify-window", "3"])
+        .run()
+        .success();
+    let out = dz(&stack)
+        .args(["history", "--format", "json"])
+        .run()
+        .success();
+    let runs = json(&out.stdout)["runs"].clone();
+    let sizing = &runs[0]["sizing"];
+    for when in ["before", "after"] {
+        let s = &sizing[when];
+        assert!(s["samples"].as_u64().unwrap() >= 1, "{when}: {sizing:#}");
+        for role in ["server", "db", "redis", "web"] {
+            assert!(
+                s["cpu_p95"][role].as_f64().is_some(),
+                "{when} {role}: {sizing:#}"
+            );
+            assert!(
+                s["memory_peak"][role].as_u64().unwrap() > 0,
+                "{when} {role}: {sizing:#}"
+            );
+        }
+        assert!(
+            s["round_trips_ms"]["server"].as_f64().is_some(),
+            "{when}: {sizing:#}"
+        );
+        assert_eq!(s["evicted_keys"], 0, "{when}: {sizing:#}");
+    }
+    let text = dz(&stack).args(["history"]).run().success().stdout;
+    assert!(text.contains("  use       before → after ("), "{text}");
+    assert!(text.contains("            db: CPU p95 "), "{text}");
 }
 
 #[test]
