@@ -288,3 +288,49 @@ fn sizing_lines(change: &crate::journal::SizingChange) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{SizingChange, SizingSnapshot};
+    use crate::roles::Role;
+
+    fn snapshot(cores: f64, memory: u64, hit: f64, evicted: u64, ms: f64) -> SizingSnapshot {
+        SizingSnapshot {
+            at: 1,
+            samples: 3,
+            cpu_p95: [(Role::Db, cores)].into(),
+            memory_peak: [(Role::Db, memory)].into(),
+            hit_rate: Some(hit),
+            evicted_keys: Some(evicted),
+            round_trips_ms: [(Role::Server, ms)].into(),
+        }
+    }
+
+    #[test]
+    fn before_and_after_side_by_side() {
+        let change = SizingChange {
+            before: Some(snapshot(0.25, 300 << 20, 0.9, 120, 40.0)),
+            after: Some(snapshot(0.6, 310 << 20, 0.995, 0, 3.0)),
+        };
+        assert_eq!(
+            sizing_lines(&change),
+            vec![
+                "before → after (3 → 3 samples)",
+                "db: CPU p95 0.25 → 0.60 cores, memory 300M → 310M",
+                "hit rate 90.0% → 99.5%; evicted 120 → 0; server round-trip 40 → 3 ms",
+            ]
+        );
+        let first = SizingChange {
+            before: None,
+            ..change
+        };
+        assert_eq!(
+            sizing_lines(&first),
+            vec![
+                "before: not measured (`xzup doctor --record` before an apply keeps a window)",
+                "after: db CPU p95 0.60 cores, memory 310M",
+            ]
+        );
+    }
+}

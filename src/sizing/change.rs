@@ -39,9 +39,9 @@ pub fn of_assessment(started: u64, a: &Assessment) -> SizingSnapshot {
 pub fn of_record(lines: &[Line], until: u64) -> Option<SizingSnapshot> {
     let window = lines
         .iter()
+        .rev()
         .filter(|l| l.t < until)
-        .filter_map(|l| Some((l, l.w?)))
-        .last()?;
+        .find_map(|l| Some((l, l.w?)))?;
     let (w, secs) = window;
     // Its ticks: from its start to its end (the window line is written once it ends).
     let end = w.t + secs + 1;
