@@ -107,7 +107,8 @@ for rep in $(seq 1 "$REPS"); do
         doctor --window "${WINDOW}s" --record >/dev/null 2>&1 || true
     wall="$(xzup_elapsed "$t0")"
     s1="$(stack_cpu)"; e1="$(engine_cpu)"
-    read -r user sys <"$DEPLOY/time.txt"
+    # `time` puts "Command exited with non-zero status 2" first: doctor found something.
+    read -r user sys < <(tail -n 1 "$DEPLOY/time.txt")
     python3 - "$WINDOW" "$wall" "$user" "$sys" "$base_stack" $(( s1 - s0 )) "$base_engine" $(( e1 - e0 )) <<'PY'
 import sys
 w, wall, user, sys_, bs, ds, be, de = sys.argv[1:]

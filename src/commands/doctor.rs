@@ -129,6 +129,18 @@ pub(super) fn measure(
     let sampled = sample::sample(&docker, &request, &crate::interrupt::requested);
     drop(spinner);
     let window = sampled?;
+    if window.containers.values().all(|c| !c.running) {
+        return Err(Error::Other {
+            message: format!(
+                "no container of project `{}` runs: there is nothing to measure",
+                request.project
+            ),
+            hint: Some(
+                "start the stack (`docker compose up -d`), or name the deployment with `-C DIR`"
+                    .into(),
+            ),
+        });
+    }
     let facts = host_facts(&deployment, &compose, &roles, &docker, &catalog, &tier)?;
     let assessment = findings::assess(&window, facts, roles.absent());
     Ok(Measured {
