@@ -104,6 +104,74 @@ pub enum Command {
     Backups(BackupsCommand),
     /// Restore a backup; whatever stood in the way is moved aside, never deleted.
     Restore(RestoreArgs),
+    /// Sample the running stack over a window and report against the plan's thresholds:
+    /// CPU and memory per role (p50/p95/max of its limits), the buffer pool hit rate and
+    /// evictions over the window, connections, round-trips, the host's disk. Exit 0 when
+    /// nothing is found, 2 when something is.
+    ///
+    /// Example: xzup doctor --window 60s --record
+    Doctor(DoctorArgs),
+    /// Recommend the smallest tier per role that covers its use (p95 CPU at 70% of the
+    /// limit, peak memory at 80%), from the samples `doctor --record` kept, else a fresh
+    /// window; then the tier for the stack, or `--only` runs, and the `xzup apply` to run.
+    ///
+    /// Example: xzup recommend
+    Recommend(RecommendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// How long to sample, e.g. `60s`, `5m`, `1h` (a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub window: std::time::Duration,
+    /// Time between two samples (each takes as long as `docker stats`, about 2 s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    pub interval: std::time::Duration,
+    /// Append the samples to `.xzup/usage/` for `xzup recommend` (compact, 0600, at most
+    /// two files of 16 MiB: the older is dropped when the newer fills).
+    #[arg(long)]
+    pub record: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// Sample a fresh window of this length instead of reading `.xzup/usage/` [default:
+    /// the record when there is one, else 60s].
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub window: Option<std::time::Duration>,
+    /// Time between two samples of a fresh window.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    pub interval: std::time::Duration,
+    /// Recommend only for these roles (server, db, redis, web).
+    #[arg(long, value_name = "ROLE[,ROLE...]")]
+    pub only: Option<String>,
+}
+
+/// `60s`, `5m`, `1h`, `500ms`, or a bare number of seconds; from 1 s to 24 h.
+fn duration(value: &str) -> Result<std::time::Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{value}` is not a duration: write e.g. `60s`, `5m` or `1h`"))?;
+    let secs = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => {
+            return Err(format!(
+                "`{value}`: unknown unit `{unit}`: use ms, s, m or h"
+            ));
+        }
+    };
+    if !(1.0..=86400.0).contains(&secs) {
+        return Err(format!("`{value}` is out of range: from 1s to 24h"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Args)]
@@ -347,5 +415,23 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            duration("0s").unwrap_err(),
+            "`0s` is out of range: from 1s to 24h"
+        );
+        assert_eq!(
+            duration("3d").unwrap_err(),
+            "`3d`: unknown unit `d`: use ms, s, m or h"
+        );
+        assert!(duration("soon").is_err());
     }
 }

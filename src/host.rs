@@ -294,6 +294,47 @@ pub fn meminfo_total(text: &str) -> Option<u64> {
     number.checked_mul(multiplier)
 }
 
+/// Whether `path` lies on a rotational disk (a spinning one: the plan's Q2 asks for an
+/// SSD): the `queue/rotational` flag of its block device, found from the file's device
+/// number through `/sys/dev/block/MAJOR:MINOR` (a partition's flag is its disk's).
+/// `None` when no block device backs it (tmpfs, overlay, a path that does not exist).
+pub fn rotational(path: &std::path::Path) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(path).ok()?.dev();
+    // Linux's `dev_t`: major in bits 8-19 and 32-..., minor in bits 0-7 and 20-...
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let block = std::path::PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    read_rotational(&block).or_else(|| read_rotational(&block.join("..")))
+}
+
+fn read_rotational(dir: &std::path::Path) -> Option<bool> {
+    match std::fs::read_to_string(dir.join("queue/rotational"))
+        .ok()?
+        .trim()
+    {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A GPU this host has, by its device node: `/dev/nvidia0` (NVIDIA's driver), else a
+/// render node of `/dev/dri` (AMD, Intel). `None` for none.
+pub fn gpu() -> Option<String> {
+    if std::path::Path::new("/dev/nvidia0").exists() {
+        return Some("/dev/nvidia0".into());
+    }
+    let mut nodes: Vec<String> = std::fs::read_dir("/dev/dri")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("renderD"))
+        .collect();
+    nodes.sort();
+    nodes.first().map(|n| format!("/dev/dri/{n}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ pub(crate) mod printer;
 pub(crate) mod roles;
 pub(crate) mod secrets;
 pub(crate) mod settings;
+pub(crate) mod sizing;
 pub(crate) mod staging;
 pub(crate) mod state;
 pub(crate) mod tiers;

@@ -135,6 +135,11 @@ fn describe(run: &Run, running: bool, printer: &Printer) -> String {
         line("steps", &steps.join(", "));
     }
     line("downtime", &downtime(run));
+    if let Some(change) = &run.sizing {
+        for (i, l) in sizing_lines(change).iter().enumerate() {
+            line(if i == 0 { "use" } else { "" }, l);
+        }
+    }
     if let Some(backup) = &run.backup {
         let verified = if backup.verified {
             "verified"
@@ -210,5 +215,122 @@ fn downtime(run: &Run) -> String {
         "not back up".to_string()
     } else {
         "none (the stack was not stopped)".to_string()
+    }
+}
+
+/// The doctor's figures before the run and during its verify, side by side.
+fn sizing_lines(change: &crate::journal::SizingChange) -> Vec<String> {
+    use crate::units::human_bytes;
+    let Some(after) = &change.after else {
+        return vec!["not measured during verify".into()];
+    };
+    let Some(before) = &change.before else {
+        let mut out = vec![
+            "before: not measured (`xzup doctor --record` before an apply keeps a window)".into(),
+        ];
+        out.extend(after.cpu_p95.iter().map(|(role, c)| {
+            format!(
+                "after: {role} CPU p95 {c:.2} cores, memory {}",
+                after
+                    .memory_peak
+                    .get(role)
+                    .map_or("?".into(), |m| human_bytes(*m))
+            )
+        }));
+        return out;
+    };
+    let mut out = vec![format!(
+        "before → after ({} → {} samples)",
+        before.samples, after.samples
+    )];
+    for (role, c) in &after.cpu_p95 {
+        let was = before
+            .cpu_p95
+            .get(role)
+            .map_or("?".into(), |b| format!("{b:.2}"));
+        let mem = |s: &crate::journal::SizingSnapshot| {
+            s.memory_peak
+                .get(role)
+                .map_or("?".into(), |m| human_bytes(*m))
+        };
+        out.push(format!(
+            "{role}: CPU p95 {was} → {c:.2} cores, memory {} → {}",
+            mem(before),
+            mem(after)
+        ));
+    }
+    let pct = |h: Option<f64>| h.map_or("?".into(), |h| format!("{:.1}%", h * 100.0));
+    let count = |n: Option<u64>| n.map_or("?".into(), |n| n.to_string());
+    let mut extra = Vec::new();
+    if before.hit_rate.is_some() || after.hit_rate.is_some() {
+        extra.push(format!(
+            "hit rate {} → {}",
+            pct(before.hit_rate),
+            pct(after.hit_rate)
+        ));
+    }
+    if before.evicted_keys.is_some() || after.evicted_keys.is_some() {
+        extra.push(format!(
+            "evicted {} → {}",
+            count(before.evicted_keys),
+            count(after.evicted_keys)
+        ));
+    }
+    for (role, ms) in &after.round_trips_ms {
+        let was = before
+            .round_trips_ms
+            .get(role)
+            .map_or("?".into(), |b| format!("{b:.0}"));
+        extra.push(format!("{role} round-trip {was} → {ms:.0} ms"));
+    }
+    if !extra.is_empty() {
+        out.push(extra.join("; "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{SizingChange, SizingSnapshot};
+    use crate::roles::Role;
+
+    fn snapshot(cores: f64, memory: u64, hit: f64, evicted: u64, ms: f64) -> SizingSnapshot {
+        SizingSnapshot {
+            at: 1,
+            samples: 3,
+            cpu_p95: [(Role::Db, cores)].into(),
+            memory_peak: [(Role::Db, memory)].into(),
+            hit_rate: Some(hit),
+            evicted_keys: Some(evicted),
+            round_trips_ms: [(Role::Server, ms)].into(),
+        }
+    }
+
+    #[test]
+    fn before_and_after_side_by_side() {
+        let change = SizingChange {
+            before: Some(snapshot(0.25, 300 << 20, 0.9, 120, 40.0)),
+            after: Some(snapshot(0.6, 310 << 20, 0.995, 0, 3.0)),
+        };
+        assert_eq!(
+            sizing_lines(&change),
+            vec![
+                "before → after (3 → 3 samples)",
+                "db: CPU p95 0.25 → 0.60 cores, memory 300M → 310M",
+                "hit rate 90.0% → 99.5%; evicted 120 → 0; server round-trip 40 → 3 ms",
+            ]
+        );
+        let first = SizingChange {
+            before: None,
+            ..change
+        };
+        assert_eq!(
+            sizing_lines(&first),
+            vec![
+                "before: not measured (`xzup doctor --record` before an apply keeps a window)",
+                "after: db CPU p95 0.60 cores, memory 310M",
+            ]
+        );
     }
 }

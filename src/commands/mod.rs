@@ -6,8 +6,10 @@
 mod apply;
 mod backup;
 mod backups;
+mod doctor;
 mod history;
 mod plan;
+mod recommend;
 mod render;
 mod restore;
 mod resume;
@@ -44,6 +46,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Backup(args) => backup::run(&opts, &printer, args),
         Command::Backups(args) => backups::run(&opts, &printer, args),
         Command::Restore(args) => restore::run(&opts, &printer, args),
+        Command::Doctor(args) => doctor::run(&opts, &printer, args),
+        Command::Recommend(args) => recommend::run(&opts, &printer, args),
     };
     let status = match result {
         Ok(status) => status,

@@ -244,6 +244,30 @@ impl Docker {
         )
     }
 
+    /// Like [`Docker::mysql`], with more client flags before `-e` (e.g. `-vvv`, which makes
+    /// the client print each statement's round-trip: `1 row in set (0.000 sec)`).
+    pub fn mysql_with(
+        &self,
+        container: &str,
+        user: &str,
+        password: &str,
+        flags: &[&str],
+        sql: &str,
+    ) -> Result<String, DockerError> {
+        let user_arg = format!("--user={user}");
+        let mut argv = vec!["mysql", user_arg.as_str(), "-N", "-B"];
+        argv.extend_from_slice(flags);
+        argv.extend(["-e", sql]);
+        self.exec(container, &argv, &[("MYSQL_PWD", password)])
+    }
+
+    /// The host ports `container` publishes, as `(container port, host port)` for TCP
+    /// (`docker port`: `8003/tcp -> 0.0.0.0:8003`, once per address family).
+    pub fn published_ports(&self, container: &str) -> Result<Vec<(u16, u16)>, DockerError> {
+        let out = self.run(["port", container], self.timeouts.query)?;
+        Ok(parse_ports(&out.stdout))
+    }
+
     /// `redis-cli ARGS` in `container`.
     pub fn redis_cli<S: AsRef<str>>(
         &self,
@@ -552,6 +576,22 @@ pub(crate) fn parse_stats(stdout: &str) -> Result<Vec<ContainerStats>, String> {
         .collect()
 }
 
+/// `docker port` lines → `(container port, host port)` of TCP, each pair once.
+pub(crate) fn parse_ports(stdout: &str) -> Vec<(u16, u16)> {
+    let mut ports: Vec<(u16, u16)> = stdout
+        .lines()
+        .filter_map(|line| {
+            let (inside, outside) = line.split_once(" -> ")?;
+            let inside = inside.trim().strip_suffix("/tcp")?.parse().ok()?;
+            let outside = outside.trim().rsplit(':').next()?.parse().ok()?;
+            Some((inside, outside))
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// `0.03%` → 0.03; `--` (unreadable) → None.
 fn parse_percent(text: &str) -> Option<f64> {
     text.trim().strip_suffix('%')?.trim().parse().ok()
@@ -587,6 +627,13 @@ pub fn parse_size(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_ports_of_both_address_families_once() {
+        let out = "8000/tcp -> 0.0.0.0:8000\n8000/tcp -> [::]:8000\n8003/tcp -> 0.0.0.0:8013\n53/udp -> 0.0.0.0:53\n";
+        assert_eq!(parse_ports(out), vec![(8000, 8000), (8003, 8013)]);
+        assert!(parse_ports("").is_empty());
+    }
 
     #[test]
     fn stats_line_with_binary_units() {

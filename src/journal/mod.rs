@@ -32,8 +32,8 @@ use crate::secrets::Redactor;
 
 pub use record::{
     BackupMode, BackupRef, BackupSettings, ComposeFileRef, OutagePart, Outcome, RestoreData, Run,
-    RunKind, RunMeta, RunSettings, SCHEMA_VERSION, Step, StepRecord, StepStatus, describe_outage,
-    relative_to, sha256_hex,
+    RunKind, RunMeta, RunSettings, SCHEMA_VERSION, SizingChange, SizingSnapshot, Step, StepRecord,
+    StepStatus, describe_outage, relative_to, sha256_hex,
 };
 pub use runs::{JOURNAL_FILE, Listing, find, list, runs_dir, unfinished};
 
@@ -161,6 +161,7 @@ impl Journal {
                 outage: Vec::new(),
                 precopy_fallback: None,
                 warnings: Vec::new(),
+                sizing: None,
             },
             path,
             redactor: Redactor::default(),
@@ -327,6 +328,12 @@ impl Journal {
     /// A pre-copy run backs up directly after all, for `reason`.
     pub fn set_precopy_fallback(&mut self, reason: &str) -> Result<(), JournalError> {
         self.run.precopy_fallback = Some(self.redact(reason));
+        self.save()
+    }
+
+    /// Records the stack's use before the run and during verify.
+    pub fn set_sizing(&mut self, sizing: SizingChange) -> Result<(), JournalError> {
+        self.run.sizing = Some(sizing);
         self.save()
     }
 

@@ -426,7 +426,7 @@ pub struct RunMeta {
 }
 
 /// A run as its journal records it: the whole of `journal.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     pub schema: u32,
     pub id: String,
@@ -492,6 +492,34 @@ pub struct Run {
     pub outage: Vec<OutagePart>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// What the doctor measured before the run (its last recorded window) and during
+    /// verify: "did the upgrade help?". Optional, so the schema version stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing: Option<SizingChange>,
+}
+
+/// The stack's use before and after a run (`xzup history` shows them side by side).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SizingChange {
+    /// `None` when nothing was recorded before the run (`xzup doctor --record`).
+    pub before: Option<SizingSnapshot>,
+    pub after: Option<SizingSnapshot>,
+}
+
+/// One window's figures, in absolute terms so that they compare across tiers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SizingSnapshot {
+    /// Seconds since the epoch when the window began.
+    pub at: u64,
+    pub samples: usize,
+    /// Per role: p95 of the cores busy, and the peak memory in bytes.
+    pub cpu_p95: BTreeMap<Role, f64>,
+    pub memory_peak: BTreeMap<Role, u64>,
+    pub hit_rate: Option<f64>,
+    pub evicted_keys: Option<u64>,
+    /// Per role, the HTTP round-trip (ms) to its endpoint.
+    #[serde(default)]
+    pub round_trips_ms: BTreeMap<Role, f64>,
 }
 
 /// A part of the outage: a step, and how much of the outage it took.

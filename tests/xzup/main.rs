@@ -12,6 +12,7 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod e2e_data;
+mod e2e_doctor;
 mod e2e_driver;
 mod e2e_engine_faults;
 mod e2e_faults;

@@ -45,14 +45,33 @@ impl Step for Verify {
             "checking limits and settings, sampling docker stats for {}s",
             settings.verify_window_secs
         ));
-        let report = verify::verify(
-            &ctx.docker,
-            &project,
-            &expect,
-            Duration::from_secs(settings.verify_window_secs),
-            settings.strict,
-            &ctx.stop_requested,
-        )?;
+        let window = Duration::from_secs(settings.verify_window_secs);
+        // The doctor's window runs beside verify's own sampling, over the same span: the
+        // run's "after" (its "before" is the last window `doctor --record` kept).
+        let request = crate::sizing::sample::Request {
+            project: project.clone(),
+            roles: ctx.roles.iter().map(|(r, s)| (r, s.to_string())).collect(),
+            mysql_password: expect.mysql_root_password.clone(),
+            window,
+            interval: Duration::from_secs(2),
+        };
+        let stop = ctx.stop_requested;
+        let (report, after) = std::thread::scope(|scope| {
+            let docker = &ctx.docker;
+            let doctor =
+                scope.spawn(move || crate::sizing::sample::sample(docker, &request, &stop));
+            let report = verify::verify(
+                docker,
+                &project,
+                &expect,
+                window,
+                settings.strict,
+                &ctx.stop_requested,
+            );
+            (report, doctor.join().ok())
+        });
+        let report = report?;
+        record_sizing(ctx, after)?;
         for warning in &report.warnings {
             ctx.warn(warning)?;
         }
@@ -78,4 +97,42 @@ impl Step for Verify {
             mem * 100.0
         ))
     }
+}
+
+/// Records the before (the last recorded doctor window before the run began) and the after
+/// (the window just sampled) in the journal. The doctor's own failure only leaves "after"
+/// out: verify decides the run.
+fn record_sizing(
+    ctx: &mut Ctx<'_>,
+    after: Option<Result<crate::sizing::sample::Window, crate::docker::DockerError>>,
+) -> Result<(), StepError> {
+    use crate::sizing::{change, findings, record};
+    let started = u64::try_from(ctx.run().started_at.timestamp()).unwrap_or(0);
+    let dir = record::usage_dir(&crate::state::state_dir(&ctx.dir));
+    let before = record::read(&dir)
+        .ok()
+        .and_then(|lines| change::of_record(&lines, started));
+    let after = match after {
+        Some(Ok(window)) => {
+            let host = findings::HostFacts {
+                cpus: 0,
+                memory: None,
+                tier: None,
+                tier_host_cpus: None,
+                tier_host_memory: None,
+                data_dirs: Vec::new(),
+                gpu: None,
+            };
+            let a = findings::assess(&window, host, Vec::new());
+            Some(change::of_assessment(window.started, &a))
+        }
+        Some(Err(e)) => {
+            log::debug!("the doctor's window during verify: {e}");
+            None
+        }
+        None => None,
+    };
+    ctx.journal
+        .set_sizing(crate::journal::SizingChange { before, after })?;
+    Ok(())
 }
