@@ -7,6 +7,8 @@ mod apply;
 mod backup;
 mod backups;
 mod history;
+mod image_args;
+mod pin;
 mod plan;
 mod render;
 mod restore;
@@ -35,6 +37,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Tiers => tiers::run(&opts, &printer),
         Command::Render(args) => render::run(&opts, &printer, args),
         Command::Plan(args) => plan::run(&opts, &printer, args),
+        Command::Pin(args) => pin::run(&opts, &printer, args),
         Command::Apply(args) => apply::run(&opts, &printer, args),
         Command::Resume(args) => resume::run(&opts, &printer, args),
         Command::Rollback(args) => rollback::run(&opts, &printer, args),
