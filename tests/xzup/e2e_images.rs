@@ -35,27 +35,31 @@ fn image_id(reference: &str) -> String {
     id
 }
 
-/// Puts the fixture tags back as they were and removes the names xzup kept images under,
-/// when the test ends (declared before the stack: dropped after its teardown).
-struct Tags {
-    ids: Vec<(String, String)>,
-}
+/// Puts the fixture tags back on the images the fixture script built (found by their
+/// label, whatever a test re-tagged) and removes the names xzup kept images under, when
+/// the test ends. Made right after the stack, so it is dropped first, while the stack still
+/// holds the engine lock (no other test sees the tags move).
+struct Tags;
 
 impl Tags {
-    fn new() -> Tags {
-        let ids = ["web_v1", "web_v2", "web_v2-fails"]
-            .iter()
-            .map(|t| (tag(t), image_id(&tag(t))))
-            .collect();
-        Tags { ids }
+    fn restore() {
+        for (t, label) in [
+            ("web_v1", "standin-web-v1"),
+            ("web_v2", "standin-web-v2"),
+            ("web_v2-fails", "standin-web-v2-fails"),
+        ] {
+            let filter = format!("label=org.xzup.fixture={label}");
+            let (_, ids) = docker(&["image", "ls", "-q", "--no-trunc", "--filter", &filter]);
+            if let Some(id) = ids.lines().next() {
+                docker(&["tag", id, &tag(t)]);
+            }
+        }
     }
 }
 
 impl Drop for Tags {
     fn drop(&mut self) {
-        for (reference, id) in &self.ids {
-            docker(&["tag", id, reference]);
-        }
+        Tags::restore();
         let (_, listed) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", REPO]);
         for kept in listed.lines().filter(|l| l.contains(":xzup-")) {
             docker(&["rmi", kept]);
@@ -170,9 +174,9 @@ fn e2e_images_apply_a_new_web_then_roll_back_to_v1_and_its_data() {
     if !docker_available() {
         return;
     }
-    let _tags = Tags::new();
-    let (v1, v2) = (image_id(&tag("web_v1")), image_id(&tag("web_v2")));
     let (stack, sums) = v1_stack();
+    let _tags = Tags;
+    let (v1, v2) = (image_id(&tag("web_v1")), image_id(&tag("web_v2")));
     assert_eq!(schema_version(&stack), "1");
     let text = std::fs::read_to_string(stack.compose_path()).unwrap();
 
@@ -229,9 +233,9 @@ fn e2e_images_rollback_finds_the_exact_image_after_a_retag_and_a_prune() {
     if !docker_available() {
         return;
     }
-    let _tags = Tags::new();
-    let v1 = image_id(&tag("web_v1"));
     let (stack, sums) = v1_stack();
+    let _tags = Tags;
+    let v1 = image_id(&tag("web_v1"));
     apply_v2(&stack);
     // The operator re-tags over v1 and prunes: only xzup's name keeps v1 now.
     assert!(docker(&["tag", &tag("web_v2"), &tag("web_v1")]).0);
@@ -256,9 +260,9 @@ fn e2e_images_a_new_web_that_fails_its_start_rolls_back_to_v1() {
     if !docker_available() {
         return;
     }
-    let _tags = Tags::new();
-    let v1 = image_id(&tag("web_v1"));
     let (stack, sums) = v1_stack();
+    let _tags = Tags;
+    let v1 = image_id(&tag("web_v1"));
     let out = xzup(&stack)
         .args([
             "apply",
@@ -295,8 +299,8 @@ fn e2e_images_an_image_that_cannot_be_pulled_is_refused_before_anything_stops() 
     if !docker_available() {
         return;
     }
-    let _tags = Tags::new();
     let stack = TestStack::new(&v1_text());
+    let _tags = Tags;
     let before: Vec<(String, String)> = stack
         .containers()
         .into_iter()

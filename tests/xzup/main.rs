@@ -19,6 +19,7 @@ mod e2e_images;
 mod e2e_partial;
 mod e2e_precopy;
 mod e2e_upgrade;
+mod images_cli;
 mod journal;
 mod paths;
 mod roles;
