@@ -249,6 +249,30 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         &observed_after,
         &rendered.file.text,
     );
+    let mut steps = steps;
+    let changed: Vec<&ImageRow> = images.iter().filter(|i| i.changed).collect();
+    if !changed.is_empty() {
+        for step in steps.iter_mut() {
+            match step.name {
+                "preflight" => {
+                    for row in &changed {
+                        step.details.push(format!(
+                            "pull {} (unless --no-pull), then keep what `{}` runs now as {}:xzup-<run-id>",
+                            row.target,
+                            row.service,
+                            crate::images::Reference::parse(&row.current)
+                                .map_or_else(|_| row.current.clone(), |r| r.repository)
+                        ));
+                    }
+                }
+                "verify" => step.details.push(
+                    "each container runs the image ID its file names; the web answers on its port"
+                        .into(),
+                ),
+                _ => {}
+            }
+        }
+    }
     let other_services = compose
         .services()
         .into_iter()
