@@ -29,6 +29,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="${XZUP_BENCH_WORK:-/var/tmp/xzup-bench-version}"
 DEPLOY="$WORK/deploy"
 XIAOZHI=ghcr.nju.edu.cn/xinnan-tech/xiaozhi-esp32-server
+OLD="$XIAOZHI:web_bench_v1"   # a tag of the fixture's web_v1 that the manual procedure may remove
 NEW="$XIAOZHI:web_bench_v2"
 PROJECT=xzbenchv
 CONTAINERS=(xiaozhi-esp32-server xiaozhi-esp32-server-web xiaozhi-esp32-server-db xiaozhi-esp32-server-redis)
@@ -42,6 +43,11 @@ compose() { "${COMPOSE[@]}" --ansi never -p "$PROJECT" --project-directory "$DEP
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
+cleanup() {
+    compose down -t 5 >/dev/null 2>&1 || true
+    docker rmi "$NEW" "$OLD" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 exec 9>"${TMPDIR:-/tmp}/xzup-e2e.lock"
 log "waiting for the e2e lock"
 flock 9
@@ -76,7 +82,8 @@ setup() {
     mkdir -p "$DEPLOY/models/SenseVoiceSmall" "$DEPLOY/data" "$DEPLOY/mysql/data" "$DEPLOY/uploadfile"
     head -c 1048576 /dev/zero >"$DEPLOY/models/SenseVoiceSmall/model.pt"
     printf 'server:\n  ip: 0.0.0.0\n' >"$DEPLOY/data/.config.yaml"
-    sed -e 's/interval: 10s/interval: 1s/' -e "s#$XIAOZHI:web_latest#$XIAOZHI:web_v1#" \
+    docker tag "$XIAOZHI:web_v1" "$OLD"
+    sed -e 's/interval: 10s/interval: 1s/' -e "s#$XIAOZHI:web_latest#$OLD#" \
         "$REPO/tests/xzup/fixtures/docker-compose_all.yml" >"$DEPLOY/docker-compose_all.yml"
     docker rmi "$NEW" >/dev/null 2>&1 || true
     compose up -d >/dev/null 2>&1
@@ -85,6 +92,7 @@ setup() {
 
 # The web's gap as a browser sees it: GET / on 8002 every 100 ms, the longest run of failures.
 probe_start() {
+    rm -f "$WORK/gap"
     python3 - "$WORK/gap" <<'PY' &
 import signal, socket, sys, time
 stop = False
@@ -112,7 +120,11 @@ PY
     PROBE=$!
     sleep 0.3
 }
-probe_stop() { kill "$PROBE"; wait "$PROBE" || true; cat "$WORK/gap"; }
+probe_stop() {
+    kill "$PROBE"
+    local i; for i in $(seq 50); do [ -s "$WORK/gap" ] && break; sleep 0.1; done
+    cat "$WORK/gap"
+}
 
 RESULTS=()
 for rep in $(seq "$REPS"); do
@@ -121,14 +133,13 @@ for rep in $(seq "$REPS"); do
     probe_start
     t0="$(now)"
     compose down -t 10 >/dev/null 2>&1
-    docker rmi "$XIAOZHI:web_v1" >/dev/null 2>&1 || true   # what upstream's procedure does; put back below
+    docker rmi "$OLD" >/dev/null 2>&1 || true   # what upstream's procedure does (web_v1 keeps the image)
     tp="$(now)"; pull; tq="$(now)"
-    sed -i "s#$XIAOZHI:web_v1#$NEW#" "$DEPLOY/docker-compose_all.yml"
+    sed -i "s#$OLD#$NEW#" "$DEPLOY/docker-compose_all.yml"
     compose up -d >/dev/null 2>&1
     wait_ready
     t1="$(now)"
     gap="$(probe_stop)"
-    docker tag "$(docker image ls -q --filter label=org.xzup.fixture=standin-web-v1 | head -1)" "$XIAOZHI:web_v1"
     RESULTS+=("a rep $rep: web gap $gap s; down -> ready $(secs "$t0" "$t1") s (of which pull $(secs "$tp" "$tq") s)")
     log "${RESULTS[-1]}"
 
@@ -146,6 +157,6 @@ for rep in $(seq "$REPS"); do
     log "${RESULTS[-1]}"
 done
 compose down -t 5 >/dev/null 2>&1 || true
-docker rmi "$NEW" >/dev/null 2>&1 || true
+docker rmi "$NEW" "$OLD" >/dev/null 2>&1 || true
 for tagname in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$XIAOZHI" | grep ':xzup-' || true); do docker rmi "$tagname" >/dev/null 2>&1 || true; done
 printf '%s\n' "${RESULTS[@]}"
