@@ -6,6 +6,13 @@
 #   ghcr.nju.edu.cn/xinnan-tech/xiaozhi-esp32-server:server_latest / :web_latest
 #                               busybox-static stand-ins (trap TERM, heartbeat in their bind mount,
 #                               a tiny HTTP page on the real ports)
+#   …xiaozhi-esp32-server:web_v1 / :web_v2 / :web_v2-fails
+#                               versioned web stand-ins with a forward-only schema (mysql:latest
+#                               plus a script and busybox: MariaDB client, HTTP on 8002): v2
+#                               "migrates" at start (adds sys_params.remark, changelog entry 2),
+#                               v1 refuses to start on a changelog entry newer than itself;
+#                               v2-fails migrates, then fails its start
+#   redis:latest                another tag of redis:8.0 (an unpinned Redis, for `xzup pin`)
 # MariaDB and Redis share one Debian 12 root filesystem made with debootstrap (minbase) from the
 # mirror in this machine's own apt sources; it is cached under $XZUP_FIXTURE_CACHE.
 #
@@ -29,6 +36,7 @@ REDIS_TAGS=(redis:8.0)
 XIAOZHI=ghcr.nju.edu.cn/xinnan-tech/xiaozhi-esp32-server
 SERVER_TAG="$XIAOZHI:server_latest"
 WEB_TAG="$XIAOZHI:web_latest"
+WEB_VERSION_TAGS=("$XIAOZHI:web_v1" "$XIAOZHI:web_v2" "$XIAOZHI:web_v2-fails")
 STANDIN_VERSION="${XZUP_STANDIN_VERSION:-fixture}"
 LABEL_KEY=org.xzup.fixture
 
@@ -37,7 +45,7 @@ for a in "$@"; do
     case "$a" in
         --rebuild) REBUILD=1 ;;
         --rebuild-rootfs) REBUILD=1 REBUILD_ROOTFS=1 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) die "unknown argument: $a (see --help)" ;;
     esac
 done
@@ -419,6 +427,87 @@ build_standins() {
     log_done "$t0" "stand-ins done"
 }
 
+write_versioned_web_script() {
+    cat >"$1" <<'EOF'
+#!/bin/bash
+# xzup fixture: a versioned web stand-in whose schema only moves forward, like the real web's
+# Liquibase migrations. Schema version = STANDIN_SCHEMA_VERSION; the changelog table records
+# every version applied. A web older than the newest entry refuses to start.
+set -u
+v="${STANDIN_SCHEMA_VERSION:?}"
+url="${SPRING_DATASOURCE_DRUID_URL:-jdbc:mysql://xiaozhi-esp32-server-db:3306/xiaozhi_esp32_server}"
+hp="${url#jdbc:mysql://}"; hp="${hp%%/*}"
+host="${hp%%:*}"; port=3306; [ "$hp" = "$host" ] || port="${hp##*:}"
+db="${url#jdbc:mysql://*/}"; db="${db%%\?*}"
+export MYSQL_PWD="${SPRING_DATASOURCE_DRUID_PASSWORD:-}"
+sql() { mariadb -h "$host" -P "$port" -u "${SPRING_DATASOURCE_DRUID_USERNAME:-root}" -N -B "$db" -e "$1"; }
+log() { echo "xzup web stand-in v$v: $*" >&2; }
+for _ in $(seq 240); do sql "SELECT 1" >/dev/null 2>&1 && break; sleep 0.25; done
+sql "CREATE TABLE IF NOT EXISTS xzup_changelog (version INT PRIMARY KEY, applied_at DATETIME NOT NULL);
+     CREATE TABLE IF NOT EXISTS sys_params (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL);
+     INSERT IGNORE INTO xzup_changelog VALUES (1, NOW())" || { log "cannot reach the database"; exit 1; }
+newest="$(sql "SELECT MAX(version) FROM xzup_changelog")"
+if [ "$newest" -gt "$v" ]; then
+    log "the schema is at version $newest, newer than this web: refusing to start"
+    exit 1
+fi
+if [ "$v" -ge 2 ] && [ "$newest" -lt 2 ]; then
+    sql "ALTER TABLE sys_params ADD COLUMN remark VARCHAR(255) NULL; INSERT INTO xzup_changelog VALUES (2, NOW())" || exit 1
+    log "migrated the schema to version 2"
+fi
+if [ -n "${STANDIN_FAIL_AFTER_MIGRATE:-}" ]; then log "failing its start (STANDIN_FAIL_AFTER_MIGRATE)"; exit 1; fi
+mkdir -p /www && echo "xiaozhi web stand-in v$v ok" >/www/index.html
+busybox httpd -f -p 8002 -h /www &
+pid=$!
+trap 'kill $pid 2>/dev/null; exit 0' TERM INT
+log "up on 8002"
+wait "$pid"
+EOF
+    chmod 0755 "$1"
+}
+
+# The versioned webs: the mysql image (MariaDB client, bash) plus the script and a static
+# busybox (httpd), committed once per version: a few seconds, no rootfs import.
+build_versioned_webs() {
+    if [ "$REBUILD" = 0 ] && all_exist "${WEB_VERSION_TAGS[@]}"; then SKIPPED+=("${WEB_VERSION_TAGS[@]}"); return; fi
+    local t0; t0="$(_xzup_now)"
+    local busybox; busybox="$(static_busybox)"
+    local tmp cid; tmp="$(mktemp -d)"
+    write_versioned_web_script "$tmp/web-standin.sh"
+    cid="$(docker create --entrypoint /bin/true "${MYSQL_TAGS[0]}")"
+    docker cp "$tmp/web-standin.sh" "$cid:/usr/local/bin/web-standin.sh" >/dev/null
+    docker cp "$busybox" "$cid:/usr/local/bin/busybox" >/dev/null
+    local tag v fail
+    for tag in "${WEB_VERSION_TAGS[@]}"; do
+        v="${tag##*:web_v}"; fail=""
+        case "$v" in *-fails) v="${v%-fails}"; fail=1 ;; esac
+        docker commit \
+            --change 'ENTRYPOINT ["/usr/local/bin/web-standin.sh"]' --change 'CMD []' \
+            --change "ENV STANDIN_SCHEMA_VERSION=$v" \
+            --change "ENV STANDIN_FAIL_AFTER_MIGRATE=$fail" \
+            --change "LABEL org.opencontainers.image.version=$v" \
+            --change "LABEL $LABEL_KEY=standin-web-v$v${fail:+-fails}" \
+            --change 'EXPOSE 8002' "$cid" "$tag" >/dev/null
+        BUILT+=("$tag")
+        log "built $tag ($(image_id "$tag" | cut -c8-19))"
+    done
+    docker rm "$cid" >/dev/null
+    rm -rf "$tmp"
+    log_done "$t0" "versioned web stand-ins done"
+}
+
+# A statically linked busybox (installed when missing): its path.
+static_busybox() {
+    local busybox
+    busybox="$(command -v busybox || true)"
+    if [ -z "$busybox" ] || ! file_is_static "$busybox"; then
+        { [ -x /bin/busybox ] && file_is_static /bin/busybox; } || apt_install busybox-static >&2
+        busybox=/bin/busybox
+    fi
+    file_is_static "$busybox" || die "$busybox is not statically linked"
+    echo "$busybox"
+}
+
 file_is_static() {
     # ldd (libc-bin, always there) says "not a dynamic executable" for a static binary
     [ -x "$1" ] && ! ldd "$1" >/dev/null 2>&1
@@ -427,7 +516,7 @@ file_is_static() {
 # ---------------------------------------------------------------------------------------------
 # Images this run replaces: removed at the end if nothing uses them any more (no dangling leftovers).
 OLD_IDS=()
-for t in "${MYSQL_TAGS[@]}" "${REDIS_TAGS[@]}" "$SERVER_TAG" "$WEB_TAG"; do
+for t in "${MYSQL_TAGS[@]}" "${REDIS_TAGS[@]}" "$SERVER_TAG" "$WEB_TAG" "${WEB_VERSION_TAGS[@]}"; do
     id="$(image_id "$t" || true)"; [ -z "$id" ] || OLD_IDS+=("$id")
 done
 
@@ -461,6 +550,12 @@ if [ "$need_mysql" = 1 ] || [ "$need_redis" = 1 ]; then
     [ "$need_redis" = 0 ] || build_redis
 fi
 build_standins
+build_versioned_webs
+if [ "$REBUILD" = 1 ] || ! image_exists redis:latest; then
+    docker tag "${REDIS_TAGS[0]}" redis:latest; log "tagged redis:latest (from ${REDIS_TAGS[0]})"; BUILT+=(redis:latest)
+else
+    SKIPPED+=(redis:latest)
+fi
 
 for id in $(printf '%s\n' "${OLD_IDS[@]}" | sort -u); do
     if [ "$(docker image inspect --format '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ]; then
@@ -470,7 +565,7 @@ for id in $(printf '%s\n' "${OLD_IDS[@]}" | sort -u); do
 done
 log "built: ${BUILT[*]:-nothing}"
 log "already present (kept): ${SKIPPED[*]:-none}"
-for t in "${MYSQL_TAGS[@]}" "${REDIS_TAGS[@]}" "$SERVER_TAG" "$WEB_TAG"; do
+for t in "${MYSQL_TAGS[@]}" "${REDIS_TAGS[@]}" redis:latest "$SERVER_TAG" "$WEB_TAG" "${WEB_VERSION_TAGS[@]}"; do
     docker image inspect --format '{{.Id}} {{.Size}}' "$t" \
         | awk -v t="$t" '{ printf "  %-66s %s  %5.1f MB\n", t, substr($1, 8, 12), $2 / 1e6 }' >&2
 done

@@ -4,8 +4,8 @@
 #   1. scripts/ensure-docker.sh       the Docker engine answers (starts dockerd; installs
 #                                     docker.io / docker-compose from Debian when missing)
 #   2. scripts/install-compose-v2.sh  Compose v2 as a docker CLI plugin (`docker compose`)
-#   3. scripts/fixture-images.sh      mysql:latest, mysql:8.4.5, redis:8.0 and the xiaozhi
-#                                     server/web images, built locally (no registry)
+#   3. scripts/fixture-images.sh      mysql:latest, mysql:8.4.5, redis:8.0/latest and the xiaozhi
+#                                     server/web images (and web_v1/v2), built locally (no registry)
 #   4. the whole suite (unit, integration, end-to-end) under Compose v2 (XZUP_COMPOSE=v2),
 #   5. the end-to-end tests whose outcome rests on what the Compose flavour itself does (up,
 #      down, ps, wait, project and volume names, recreate) again under Compose v1

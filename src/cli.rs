@@ -81,11 +81,20 @@ pub enum Command {
     /// Show what `apply` would do, without changing anything.
     ///
     /// Example: xzup plan --tier ultra --detailed-exitcode
+    #[command(disable_version_flag = true)]
     Plan(PlanArgs),
-    /// Upgrade the running stack to a tier: preflight, down, backup, write compose, up,
-    /// verify, commit. A failure after `down` puts the old stack back.
+    /// Write the version the db and Redis images run now into the compose file, in place
+    /// of an unpinned `latest` or untagged image, so that no pull moves them by surprise.
     ///
-    /// Example: xzup apply --tier ultra
+    /// Example: xzup pin --dry-run
+    Pin(PinArgs),
+    /// Upgrade the running stack to a tier and/or new images: preflight (new images
+    /// pulled before anything stops), down, backup, write compose, up, verify, commit. A
+    /// failure after `down` puts the old stack back (its exact images, and the data when a
+    /// data-bearing image changed).
+    ///
+    /// Example: xzup apply --tier ultra; xzup apply --version 0.9.1 --no-pull
+    #[command(disable_version_flag = true)]
     Apply(ApplyArgs),
     /// Continue an interrupted run from its journal.
     Resume(ResumeArgs),
@@ -184,6 +193,32 @@ pub struct TierArgs {
     pub only: Option<String>,
 }
 
+/// What `plan` and `apply` move to: a tier, new images, or both.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The target tier (see `xzup tiers`); leave it out to change only images.
+    #[arg(long, value_name = "TIER", required_unless_present_any = ["image", "target_version"])]
+    pub tier: Option<String>,
+    /// Upgrade only these roles (server, db, redis, web); the others keep what they have.
+    #[arg(long, value_name = "ROLE[,ROLE...]")]
+    pub only: Option<String>,
+    /// A new image for a service: ROLE=TAG (a tag of the image the file names now),
+    /// ROLE=REFERENCE (`registry:5000/team/web:2`) or ROLE=sha256:DIGEST. ROLE is server,
+    /// web, db, redis or a service name. Repeatable.
+    #[arg(long, value_name = "ROLE=IMAGE")]
+    pub image: Vec<String>,
+    /// Upstream's tag scheme: the same as `--image server=server_V --image web=web_V`.
+    #[arg(long = "version", id = "target_version", value_name = "V")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Show what would be written, change nothing (exit 2 when something is unpinned).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     #[command(flatten)]
@@ -199,7 +234,7 @@ pub struct RenderArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub target: TierArgs,
+    pub target: TargetArgs,
     /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -211,7 +246,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
-    pub target: TierArgs,
+    pub target: TargetArgs,
     /// Print the plan and change nothing (same as `xzup plan`).
     #[arg(long)]
     pub dry_run: bool,
@@ -221,9 +256,13 @@ pub struct ApplyArgs {
     /// Go ahead even when the host looks too small (cores, memory, disk).
     #[arg(long)]
     pub force: bool,
-    /// Pull missing images before stopping anything.
+    /// Pull missing images before stopping anything (with --image/--version the new
+    /// images are always pulled first, unless --no-pull).
     #[arg(long)]
     pub pull: bool,
+    /// With --image/--version: do not pull; the new images must be present already.
+    #[arg(long, conflicts_with = "pull")]
+    pub no_pull: bool,
     /// When the backup is made: precopy (the data copied while the stack runs, brought up
     /// to date after down, archived once the new stack is up: the outage no longer grows
     /// with the data; too little free space for the copy falls back to direct, said), or
@@ -304,8 +343,9 @@ pub struct RollbackArgs {
     /// The run to undo (see `xzup history`) [default: the last one].
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
-    /// Restore data from the run's backup: auto, always, never [default: never; an
-    /// unfinished run keeps its own].
+    /// Restore data from the run's backup: auto, always, never [default: never; auto for
+    /// a run that changed images (a forward migration is undone); an unfinished run keeps
+    /// its own].
     #[arg(long, value_enum)]
     pub restore_data: Option<RestoreDataArg>,
     /// Seconds to wait for the old stack to be healthy [default: 300; an unfinished run

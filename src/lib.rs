@@ -19,6 +19,8 @@ pub(crate) mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod host;
+pub(crate) mod http;
+pub(crate) mod images;
 pub(crate) mod interrupt;
 pub(crate) mod journal;
 pub mod lock;

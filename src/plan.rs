@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compose::{ComposeError, ComposeFile};
+use std::collections::BTreeMap;
+
+use crate::compose::{ComposeError, ComposeFile, Rendered};
 use crate::datapath::{DataPaths, LeftOut, Origin};
 use crate::diff::Side;
 use crate::host::{Fit, HostCheck, Needs};
@@ -69,7 +71,12 @@ pub struct PlanInput<'a> {
     pub compose: &'a ComposeFile,
     pub roles: &'a RoleMap,
     pub catalog: &'a Catalog,
-    pub tier: &'a Tier,
+    /// The tier to write; `None`: only images change (`--image`, `--version`).
+    pub tier: Option<&'a Tier>,
+    /// Service → the image reference to write (`--image`, `--version`), resolved.
+    pub images: BTreeMap<String, String>,
+    /// Service → the image it runs now (reference, ID, version label), for the plan's rows.
+    pub running: BTreeMap<String, RunningImage>,
     /// Roles to change (`--only`, all in `roles`); empty means every role in `roles`.
     pub only: Vec<Role>,
     pub backup_items: Vec<BackupItem>,
@@ -79,6 +86,27 @@ pub struct PlanInput<'a> {
     /// When the backup is made: the steps differ.
     pub backup_mode: BackupMode,
     pub host: Option<HostFacts>,
+}
+
+/// The image a service runs now, as the engine says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct RunningImage {
+    /// The image ID (`sha256:…`).
+    pub id: String,
+    /// Its version label, when it has one.
+    pub version: Option<String>,
+}
+
+/// One service's image: the reference the file names now and what runs → the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageRow {
+    pub role: Role,
+    pub service: String,
+    pub current: String,
+    /// What the service's container runs now; `None`: no container (or no engine).
+    pub running: Option<RunningImage>,
+    pub target: String,
+    pub changed: bool,
 }
 
 /// One numbered step of an apply.
@@ -117,6 +145,8 @@ pub struct Plan {
     pub changes: bool,
     pub steps: Vec<PlanStep>,
     pub settings: Vec<SettingChange>,
+    /// Each role's image, now → target.
+    pub images: Vec<ImageRow>,
     pub host: Option<HostFacts>,
     pub host_checks: Vec<HostCheck>,
     /// What the backup step takes, with sizes.
@@ -145,12 +175,38 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
     } else {
         input.only.clone()
     };
-    let target = input.tier.target(&only);
+    let target = match input.tier {
+        Some(tier) => tier.target(&only),
+        None => Target {
+            resources: BTreeMap::new(),
+            mysql: None,
+            redis: None,
+        },
+    };
     let observed = compose.observe(input.roles)?;
     let from = input.catalog.classify(&observed, &present);
-    let mut rendered = compose.render(input.roles, &target)?;
-    let target_path = input.dir.join(target_file_name(&input.tier.name));
+    let mut rendered = match input.tier {
+        Some(_) => compose.render(input.roles, &target)?,
+        None => Rendered {
+            file: compose.clone(),
+            secrets: Vec::new(),
+            source_secrets: compose.secret_spans(),
+        },
+    };
+    if !input.images.is_empty() {
+        rendered.file = rendered.file.with_images(&input.images)?;
+        rendered.secrets = rendered.file.secret_spans();
+    } else if input.tier.is_none() {
+        rendered.secrets = rendered.source_secrets.clone();
+    }
+    // A tier's file is written beside the source; a change of images alone rewrites the
+    // active file in place (the original kept aside and in the run's record).
+    let target_path = match input.tier {
+        Some(tier) => input.dir.join(target_file_name(&tier.name)),
+        None => compose.path.clone(),
+    };
     rendered.file.path = target_path.clone();
+    let images = image_rows(input.roles, compose, &rendered.file, &input.running);
     let rendered_file = &rendered.file;
     let observed_after = rendered_file.observe(input.roles)?;
     let to = input.catalog.classify(&observed_after, &present);
@@ -196,6 +252,30 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         &observed_after,
         &rendered.file.text,
     );
+    let mut steps = steps;
+    let changed: Vec<&ImageRow> = images.iter().filter(|i| i.changed).collect();
+    if !changed.is_empty() {
+        for step in steps.iter_mut() {
+            match step.name {
+                "preflight" => {
+                    for row in &changed {
+                        step.details.push(format!(
+                            "pull {} (unless --no-pull), then keep what `{}` runs now as {}:xzup-<run-id>",
+                            row.target,
+                            row.service,
+                            crate::images::Reference::parse(&row.current)
+                                .map_or_else(|_| row.current.clone(), |r| r.repository)
+                        ));
+                    }
+                }
+                "verify" => step.details.push(
+                    "each container runs the image ID its file names; the web answers on its port"
+                        .into(),
+                ),
+                _ => {}
+            }
+        }
+    }
     let other_services = compose
         .services()
         .into_iter()
@@ -205,7 +285,9 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         deployment: input.dir.to_path_buf(),
         source_file: compose.path.clone(),
         target_file: target_path,
-        tier: input.tier.name.clone(),
+        tier: input
+            .tier
+            .map_or_else(|| from.tier.clone(), |t| t.name.clone()),
         only: input.only,
         roles: input.roles.rows(),
         other_services,
@@ -214,6 +296,7 @@ pub fn build(input: PlanInput<'_>) -> Result<Plan, ComposeError> {
         changes,
         steps,
         settings,
+        images,
         host: input.host,
         host_checks,
         backup: input.backup_items.clone(),
@@ -417,6 +500,34 @@ fn steps(
         },
     ]);
     steps
+}
+
+/// Each role's image now (file and engine) → in the new file.
+fn image_rows(
+    roles: &RoleMap,
+    before: &ComposeFile,
+    after: &ComposeFile,
+    running: &BTreeMap<String, RunningImage>,
+) -> Vec<ImageRow> {
+    let (now, then) = (before.images(), after.images());
+    roles
+        .iter()
+        .filter_map(|(role, service)| {
+            let current = now.get(service)?.clone();
+            let target = then
+                .get(service)
+                .cloned()
+                .unwrap_or_else(|| current.clone());
+            Some(ImageRow {
+                role,
+                service: service.to_string(),
+                changed: current != target,
+                running: running.get(service).cloned(),
+                current,
+                target,
+            })
+        })
+        .collect()
 }
 
 /// `path` relative to `dir` when it lies inside it.

@@ -37,9 +37,12 @@ pub(crate) fn run(
     }
     if !plan.changes {
         printer.info(format_args!(
-            "Nothing to change: {} already has the settings of `{}`.",
+            "Nothing to change: {} already has {}.",
             crate::plan::display_rel(&deployment.dir, &plan.source_file),
-            args.target.tier
+            match &args.target.tier {
+                Some(tier) => format!("the settings of `{tier}` and these images"),
+                None => "these images".to_string(),
+            }
         ));
         return Ok(ExitStatus::Success);
     }
@@ -49,7 +52,8 @@ pub(crate) fn run(
     let only = super::plan::only_roles(args.target.only.as_deref())?;
     let settings = RunSettings {
         force: args.force,
-        pull: args.pull,
+        // A version upgrade pulls its new images before anything stops.
+        pull: args.pull || (plan.images.iter().any(|i| i.changed) && !args.no_pull),
         backup: BackupSettings {
             dir: match args.backup.backup_dir {
                 Some(_) => backup_dir,
@@ -63,7 +67,10 @@ pub(crate) fn run(
         },
         ..run_settings(&args.run)
     };
-    let mut command = format!("xzup apply --tier {}", args.target.tier);
+    let mut command = format!("xzup apply {}", super::image_args::describe(&args.target));
+    if args.no_pull {
+        command.push_str(" --no-pull");
+    }
     if settings.backup.mode_explicit {
         command.push_str(&format!(" --backup-mode {}", settings.backup.mode.name()));
     }

@@ -8,6 +8,8 @@ mod backup;
 mod backups;
 mod doctor;
 mod history;
+mod image_args;
+mod pin;
 mod plan;
 mod recommend;
 mod render;
@@ -37,6 +39,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Tiers => tiers::run(&opts, &printer),
         Command::Render(args) => render::run(&opts, &printer, args),
         Command::Plan(args) => plan::run(&opts, &printer, args),
+        Command::Pin(args) => pin::run(&opts, &printer, args),
         Command::Apply(args) => apply::run(&opts, &printer, args),
         Command::Resume(args) => resume::run(&opts, &printer, args),
         Command::Rollback(args) => rollback::run(&opts, &printer, args),

@@ -2,7 +2,7 @@
 //! the same plan through [`print`].
 
 use crate::backup;
-use crate::cli::{PlanArgs, TierArgs};
+use crate::cli::{PlanArgs, TargetArgs};
 use crate::compose::ComposeFile;
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::error::{Error, Result};
@@ -129,28 +129,38 @@ pub(crate) struct Planned {
 /// Opens the deployment and computes the plan for `target`.
 pub(crate) fn compute(
     opts: &DeploymentOptions,
-    target: &TierArgs,
+    target: &TargetArgs,
     backup_dir: Option<&std::path::Path>,
     backup_mode: crate::journal::BackupMode,
 ) -> Result<Planned> {
     let deployment = Deployment::open(opts)?;
     let catalog = deployment.catalog()?;
-    let tier = catalog.get(&target.tier)?;
+    let tier = target.tier.as_deref().map(|t| catalog.get(t)).transpose()?;
     let compose = deployment.compose()?;
     let roles = deployment.roles(&compose)?;
     let only = only_roles(target.only.as_deref())?;
     choose(&only, &roles)?;
+    let images = super::image_args::requested(target, &compose, &roles)?;
     let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+    // What runs now: asked of the engine only when images change (a tier's plan stays
+    // as quick as it was).
+    let running = if images.is_empty() {
+        Default::default()
+    } else {
+        super::image_args::running(&docker, &deployment.dir, &compose, &roles)
+    };
     let data_paths = super::data_paths(&deployment, &compose, &roles, &[], &docker)?;
     let backup_dir = super::backup_dir(&deployment, &data_paths, backup_dir)?;
     let archive = backup_dir.join(backup::archive_name(&chrono::Utc::now()));
     let host = super::engine_host();
-    let plan = plan::build(PlanInput {
+    let mut plan = plan::build(PlanInput {
         dir: &deployment.dir,
         compose: &compose,
         roles: &roles,
         catalog: &catalog,
         tier,
+        images,
+        running,
         only,
         backup_items: BackupItem::of(&data_paths),
         not_backed_up: data_paths.left_out,
@@ -158,6 +168,19 @@ pub(crate) fn compute(
         backup_mode,
         host,
     })?;
+    // A db or Redis on `latest`: a pull may move it to a new major version.
+    for unpinned in crate::images::unpinned(&compose, &roles, |service, reference| {
+        super::image_args::running_info(
+            &docker,
+            &deployment.dir,
+            &compose,
+            service,
+            reference,
+            false,
+        )
+    }) {
+        plan.warnings.push(unpinned.describe());
+    }
     Ok(Planned {
         deployment,
         compose,
@@ -250,6 +273,34 @@ pub(crate) fn print(printer: &Printer, plan: &Plan) {
             row.role.name(),
             row.setting,
             current
+        ));
+    }
+
+    let images_change = plan.images.iter().any(|i| i.changed);
+    if images_change {
+        printer.out("");
+        printer.out(bold("Images"));
+    }
+    for row in plan.images.iter().filter(|_| images_change) {
+        let running = match &row.running {
+            Some(r) => format!(
+                " (runs {}{})",
+                crate::images::short_id(&r.id),
+                r.version
+                    .as_ref()
+                    .map_or(String::new(), |v| format!(", version {v}"))
+            ),
+            None => " (no container)".to_string(),
+        };
+        let target = if row.changed {
+            printer.paint(&row.target, Style::Added)
+        } else {
+            printer.paint("(unchanged)", Style::Dim)
+        };
+        printer.out(format_args!(
+            "  {:<7} {}{running} -> {target}",
+            row.role.name(),
+            row.current
         ));
     }
 

@@ -18,6 +18,7 @@
 
 pub(crate) mod command_flags;
 pub(crate) mod env;
+mod image_edit;
 mod locate;
 mod lossless;
 mod mounts;

@@ -17,6 +17,7 @@
 mod compose;
 mod engine;
 mod exec;
+mod images;
 pub mod socket;
 mod volume;
 
@@ -30,6 +31,7 @@ pub use compose::{
 #[cfg(feature = "fuzzing")]
 pub(crate) use engine::parse_stats as fuzz_parse_stats;
 pub use engine::{ContainerInfo, ContainerStats, HostInfo, RunOutput, ServiceState, parse_size};
+pub use images::ImageInfo;
 pub use volume::{VolumeInfo, compose_labels};
 
 use crate::secrets::Redactor;

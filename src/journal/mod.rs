@@ -31,9 +31,9 @@ use crate::roles::RoleMap;
 use crate::secrets::Redactor;
 
 pub use record::{
-    BackupMode, BackupRef, BackupSettings, ComposeFileRef, OutagePart, Outcome, RestoreData, Run,
-    RunKind, RunMeta, RunSettings, SCHEMA_VERSION, SizingChange, SizingSnapshot, Step, StepRecord,
-    StepStatus, describe_outage, relative_to, sha256_hex,
+    BackupMode, BackupRef, BackupSettings, ComposeFileRef, KeptImage, OutagePart, Outcome,
+    RestoreData, Run, RunKind, RunMeta, RunSettings, SCHEMA_VERSION, SizingChange, SizingSnapshot,
+    Step, StepRecord, StepStatus, describe_outage, relative_to, sha256_hex,
 };
 pub use runs::{JOURNAL_FILE, Listing, find, list, runs_dir, unfinished};
 
@@ -150,6 +150,7 @@ impl Journal {
                 new_compose: meta.new_compose,
                 tiers_file: meta.tiers_file,
                 images_before: BTreeMap::new(),
+                kept_images: BTreeMap::new(),
                 backup: None,
                 settings: meta.settings,
                 started_at,
@@ -365,6 +366,15 @@ impl Journal {
         images: BTreeMap<String, String>,
     ) -> Result<(), JournalError> {
         self.run.images_before = images;
+        self.save()
+    }
+
+    /// The images the run keeps for the way back (service → kept image).
+    pub fn set_kept_images(
+        &mut self,
+        images: BTreeMap<String, KeptImage>,
+    ) -> Result<(), JournalError> {
+        self.run.kept_images = images;
         self.save()
     }
 

@@ -464,6 +464,10 @@ pub struct Run {
     /// and how `--restore-data auto` tells that a data-bearing image changed).
     #[serde(default)]
     pub images_before: BTreeMap<String, String>,
+    /// Service → the image it ran before the run, kept under a name xzup owns, for each
+    /// service whose image the run changes (a version upgrade): what a rollback tags back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_images: BTreeMap<String, KeptImage>,
     #[serde(default)]
     pub backup: Option<BackupRef>,
     #[serde(default)]
@@ -644,4 +648,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// `path` relative to `dir` when it lies inside it; otherwise as given.
 pub fn relative_to(dir: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(dir).unwrap_or(path).to_path_buf()
+}
+
+/// An image a run replaces, kept for the way back: `docker tag ID REPO:xzup-<run>` before
+/// anything stops, so that neither a pull over its tag nor `docker image prune` removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptImage {
+    /// The reference the old file names (`…:web_latest`): tagged back on rollback.
+    pub reference: String,
+    /// The exact image ID the container ran.
+    pub id: String,
+    /// The name xzup gave it (`<repo>:xzup-<run-id>`).
+    pub kept_as: String,
 }

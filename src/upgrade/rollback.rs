@@ -113,7 +113,18 @@ fn start_manual(
         )));
     }
     let settings = RunOverrides {
-        restore_data: Some(overrides.restore_data.unwrap_or(RestoreData::Never)),
+        // A version upgrade's data may be migrated forward past what the old images can
+        // read: restored when a data-bearing image changed (`auto`). A tier change leaves
+        // the data as the new stack wrote it.
+        restore_data: Some(
+            overrides
+                .restore_data
+                .unwrap_or(if o.kept_images.is_empty() {
+                    RestoreData::Never
+                } else {
+                    RestoreData::Auto
+                }),
+        ),
         wait_timeout_secs: Some(
             overrides
                 .wait_timeout_secs
@@ -141,6 +152,9 @@ fn start_manual(
     };
     let mut journal = Journal::create(&deployment.state_dir(), meta)?;
     journal.set_images_before(o.images_before.clone())?;
+    if !o.kept_images.is_empty() {
+        journal.set_kept_images(o.kept_images.clone())?;
+    }
     if let Some(backup) = o.backup.clone() {
         journal.set_backup(backup)?;
     }

@@ -12,6 +12,7 @@ mod backup;
 mod commit;
 mod delta;
 mod down;
+mod images;
 mod precopy;
 mod preflight;
 mod rollback_activate;

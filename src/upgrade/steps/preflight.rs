@@ -127,6 +127,9 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
     let compose_new = ctx.compose(&candidate)?;
     compose_new.config_check()?;
 
+    // A version upgrade: the new images pulled, the running ones kept — before any downtime.
+    let versions = super::images::prepare(ctx, &previous, &new)?;
+
     // Every image present, or pulled now — before any downtime.
     let images: Vec<String> = new.images().into_values().collect();
     let missing = ctx.docker.missing_images(&images)?;
@@ -156,7 +159,7 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
     let db_flags = check_db_flags(ctx, &new)?;
 
     Ok(format!(
-        "engine {}, {} cores, {}; compose {}; project `{project}`; backup needs ~{} ({} free){pulled}{db_flags}",
+        "engine {}, {} cores, {}; compose {}; project `{project}`; backup needs ~{} ({} free){pulled}{db_flags}{versions}",
         info.server_version,
         info.ncpu,
         human_bytes(info.mem_total),

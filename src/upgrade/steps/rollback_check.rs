@@ -28,7 +28,9 @@ impl Step for RollbackCheck {
         ctx.observer
             .waiting("waiting for the old stack to be healthy");
         let timeout = rollback_wait(ctx.run().kind, ctx.run().settings.wait_timeout_secs);
-        wait_healthy_for(ctx, &compose, journal::Step::RollbackCheck, timeout)
+        let healthy = wait_healthy_for(ctx, &compose, journal::Step::RollbackCheck, timeout)?;
+        super::images::check_kept(ctx)?;
+        Ok(healthy)
     }
 }
 

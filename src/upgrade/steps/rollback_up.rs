@@ -25,8 +25,10 @@ impl Step for RollbackUp {
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         let t = targets(ctx)?;
         let compose = ctx.compose(&t.back_to)?;
+        // The exact images of before, whatever was tagged or pruned meanwhile.
+        let images = super::images::tag_back(ctx)?;
         ctx.observer.waiting("starting the old stack");
         compose.up()?;
-        Ok(format!("started with {}", ctx.rel(&t.back_to)))
+        Ok(format!("started with {}{images}", ctx.rel(&t.back_to)))
     }
 }

@@ -19,6 +19,19 @@ impl Step for Verify {
 
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
         let (_, new) = ctx.new_file()?;
+        let (_, previous) = ctx.previous_file()?;
+        let mut versions = String::new();
+        if !crate::images::changes(&previous, &new).is_empty() {
+            // A version upgrade: the images the file names, and a web that has finished
+            // its start-up migrations.
+            let checked = super::images::check_running(ctx, &new)?;
+            versions = format!("; images of {} as named", checked.join(", "));
+            ctx.observer.waiting("waiting for the web to answer");
+            let timeout = Duration::from_secs(ctx.run().settings.wait_timeout_secs);
+            if let Some(note) = super::images::web_answers(ctx, timeout)? {
+                versions.push_str(&format!("; {note}"));
+            }
+        }
         let observed = new.observe(&ctx.roles)?;
         // The roles in the deployment; one that is not (MySQL elsewhere) is not checked.
         let services = ctx
@@ -86,12 +99,12 @@ impl Step for Verify {
             });
         if report.peaks.is_empty() {
             return Ok(format!(
-                "{} match; load not measured (`docker stats` gave no reading)",
+                "{} match; load not measured (`docker stats` gave no reading){versions}",
                 report.passed.join(", ")
             ));
         }
         Ok(format!(
-            "{} match; peak CPU {:.0}% and memory {:.0}% of a limit",
+            "{} match; peak CPU {:.0}% and memory {:.0}% of a limit{versions}",
             report.passed.join(", "),
             cpu * 100.0,
             mem * 100.0
