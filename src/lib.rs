@@ -21,6 +21,7 @@ pub mod fuzzing;
 pub(crate) mod host;
 pub(crate) mod interrupt;
 pub(crate) mod journal;
+pub(crate) mod live;
 pub mod lock;
 pub(crate) mod outpath;
 pub(crate) mod plan;

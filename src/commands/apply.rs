@@ -1,10 +1,10 @@
 //! `xzup apply --tier T`: upgrade the running stack. With `--dry-run`, the plan only.
 
-use crate::cli::{ApplyArgs, BackupModeArg, RestoreDataArg, RunOptions};
+use crate::cli::{ApplyArgs, BackupModeArg, RestoreDataArg, RunOptions, StrategyArg};
 use crate::deployment::DeploymentOptions;
 use crate::error::Result;
 use crate::exit::ExitStatus;
-use crate::journal::{BackupMode, BackupSettings, RestoreData, RunSettings};
+use crate::journal::{BackupMode, BackupSettings, RestoreData, RunSettings, Strategy};
 use crate::printer::Printer;
 use crate::upgrade::{self, RunRequest};
 
@@ -42,7 +42,10 @@ pub(crate) fn run(
         printer.warn(warning);
     }
     let only = super::plan::only_roles(args.target.only.as_deref())?;
+    let (strategy, strategy_note) = strategy(printer, args, &deployment, &compose, &roles, &plan)?;
     let settings = RunSettings {
+        strategy,
+        strategy_note,
         force: args.force,
         pull: args.pull,
         backup: BackupSettings {
@@ -58,12 +61,19 @@ pub(crate) fn run(
                 Some(BackupModeArg::Direct) | None => BackupMode::Direct,
             },
             mode_explicit: args.backup_mode.is_some(),
+            live_backup: args.live_backup,
         },
         ..run_settings(&args.run)
     };
     let mut command = format!("xzup apply --tier {}", args.target.tier);
     if settings.backup.mode_explicit {
         command.push_str(&format!(" --backup-mode {}", settings.backup.mode.name()));
+    }
+    if args.strategy != StrategyArg::Restart {
+        command.push_str(&format!(" --strategy {}", settings.strategy.name()));
+    }
+    if args.live_backup && settings.strategy == Strategy::Live {
+        command.push_str(" --backup");
     }
     if let Some(only) = &args.target.only {
         command.push_str(&format!(" --only {only}"));
@@ -93,6 +103,37 @@ pub(crate) fn run(
     let outcome = result?;
     summary(printer, &outcome.run);
     Ok(ExitStatus::Success)
+}
+
+/// The strategy the run takes, and for `auto` that fell back to the restart path, why.
+/// `live` and `auto` ask the engine what runs now (see [`crate::live`]): `live` refuses,
+/// naming the settings, when one cannot change live, before anything is touched.
+fn strategy(
+    printer: &Printer,
+    args: &ApplyArgs,
+    deployment: &crate::deployment::Deployment,
+    compose: &crate::compose::ComposeFile,
+    roles: &crate::roles::RoleMap,
+    plan: &crate::plan::Plan,
+) -> Result<(Strategy, Option<String>)> {
+    if args.strategy == StrategyArg::Restart {
+        return Ok((Strategy::Restart, None));
+    }
+    let new = crate::compose::ComposeFile::parse(&plan.target_file, plan.rendered.clone())?;
+    let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+    let assessment = crate::live::assess_files(&docker, &deployment.dir, compose, &new, roles)?;
+    if assessment.is_live() {
+        return Ok((Strategy::Live, None));
+    }
+    if args.strategy == StrategyArg::Live {
+        return Err(crate::live::LiveError::NotLive(assessment.why_not()).into());
+    }
+    let note = format!(
+        "--strategy auto takes the restart path: cannot change live: {}",
+        assessment.why_not()
+    );
+    printer.warn(&note);
+    Ok((Strategy::Restart, Some(note)))
 }
 
 /// The run options shared by `apply` and `resume`.

@@ -18,6 +18,7 @@ mod compose;
 mod engine;
 mod exec;
 pub mod socket;
+mod update;
 mod volume;
 
 use std::ffi::{OsStr, OsString};

@@ -646,6 +646,7 @@ fn test_variables_are_in_test_builds_only() {
         "XZUP_TEST_PAUSE_AT",
         "XZUP_TEST_PAUSE_RELEASE",
         "XZUP_TEST_FAULT_AT",
+        "XZUP_TEST_FAIL_AT",
         "XZUP_TEST_VOLUMES_UNREADABLE",
     ] {
         assert_eq!(
