@@ -15,6 +15,14 @@ pub(crate) fn run(
     printer: &Printer,
     args: &ApplyArgs,
 ) -> Result<ExitStatus> {
+    if args.live_backup && args.strategy == StrategyArg::Restart {
+        return Err(crate::error::Error::Usage {
+            message:
+                "--backup is for --strategy live or auto: the restart path always takes its backup"
+                    .into(),
+            hint: Some("drop --backup, or add --strategy live".into()),
+        });
+    }
     let backup_dir = args.backup.backup_dir.as_deref();
     let super::plan::Planned {
         deployment,
