@@ -36,6 +36,12 @@ pub(crate) fn run(
         plan.warnings
             .extend(super::plan::apply_refusals(&deployment));
         super::plan::print(printer, &plan);
+        if args.strategy != StrategyArg::Restart && plan.changes && !printer.is_json() {
+            let new = crate::compose::ComposeFile::parse(&plan.target_file, plan.rendered.clone())?;
+            let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+            let live = crate::live::assess_files(&docker, &deployment.dir, &compose, &new, &roles)?;
+            super::plan::print_live(printer, &live);
+        }
         return Ok(super::plan::exit_status(&plan, args.detailed_exitcode));
     }
     if !plan.changes {

@@ -60,7 +60,7 @@ pub(crate) fn run(
 
 /// The plan's live section: each setting that changes, and whether it can change on the
 /// running stack (`--strategy live`), or why not.
-fn print_live(printer: &Printer, live: &crate::live::Assessment) {
+pub(crate) fn print_live(printer: &Printer, live: &crate::live::Assessment) {
     printer.out("");
     printer.out(printer.paint("Live (no restart)", Style::Bold));
     for change in &live.changes {

@@ -363,18 +363,26 @@ fn a_limit_below_usage_is_refused_and_auto_restarts(stack: &TestStack, rows: &st
     assert_eq!(identities(stack), before);
     assert_on_grow(stack);
 
-    let out = xzup(stack)
-        .args([
-            "apply",
-            "--tier",
-            "tight",
-            "--strategy",
-            "auto",
-            "--verify-window",
-            "1",
-        ])
-        .run()
-        .success();
+    let started = Instant::now();
+    let (out, ok, failed) = probing(|| {
+        xzup(stack)
+            .args([
+                "apply",
+                "--tier",
+                "tight",
+                "--strategy",
+                "auto",
+                "--verify-window",
+                "1",
+            ])
+            .run()
+    });
+    // Beside the live apply's line: the restart path on the same stack.
+    eprintln!(
+        "restart-path apply: {:?}, prober {ok} ok / {failed} failed",
+        started.elapsed()
+    );
+    let out = out.success();
     assert!(
         out.stderr
             .contains("--strategy auto takes the restart path: cannot change live:")
