@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Measures the outage of an upgrade, four ways, on the fixture stack (the upstream file on
+# Measures the outage of an upgrade, five ways, on the fixture stack (the upstream file on
 # the `seed` tier of tests/xzup/fixtures/e2e-tiers.toml, moved to `grow`), in one run:
 #   (a) the plan's manual procedure: down; tar -czf mysql/data uploadfile; up -d with the
 #       new file; wait until healthy
 #   (b) xzup apply --backup-mode direct
 #   (c) xzup apply --backup-mode precopy
 #   (d) the floor: down; up -d with the new file; wait until healthy (no backup)
+#   (e) xzup apply --strategy live (the new limits and settings on the running stack)
 # with SIZE of data (half MySQL-datadir-shaped files inside mysql/data, half uploads) and a
 # light write load (one INSERT at a time into MariaDB) running until the stack stops. Two
 # figures per run: the outage from `down` to every service healthy (a, d: this script,
 # polling `docker inspect` every 100 ms; b, c: xzup's own `downtime_ms`, the same span as
 # its journal records it), and the device-visible gap: a prober on the host requests the
 # server's published port 8000 every 100 ms; the longest run of failed requests (from the
-# first failure to the next success). Prints every run (xzup's outage split into its
-# parts), the medians, and the ratios b/a, c/a, c/d.
+# first failure to the next success), and how many requests failed. Prints every run
+# (xzup's outage split into its parts, the apply's wall time), the medians, and the
+# ratios b/a, c/a, c/d.
 #
-# Usage: scripts/bench-downtime.sh [--size SIZE] [--reps N] [--modes abcd]
+# Usage: scripts/bench-downtime.sh [--size SIZE] [--reps N] [--modes abcde]
 #        SIZE: 256M, 1G, 4G … (default 1G); N: repetitions of each mode (default 3)
 # Env:   XZUP_BIN          an xzup binary (default: `cargo build --release`, then target/release/xzup)
 #        XZUP_BENCH_WORK   where the deployment and its data live (default /var/tmp/xzup-bench-downtime)
@@ -27,14 +29,14 @@ set -euo pipefail
 
 SIZE=1G
 REPS=3
-MODES=abcd
+MODES=abcde
 while [ $# -gt 0 ]; do
     case "$1" in
         --size) SIZE="$2"; shift 2 ;;
         --reps) REPS="$2"; shift 2 ;;
         --modes) MODES="$2"; shift 2 ;;
         -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown argument: $1 (usage: $0 [--size SIZE] [--reps N] [--modes abcd])" ;;
+        *) die "unknown argument: $1 (usage: $0 [--size SIZE] [--reps N] [--modes abcde])" ;;
     esac
 done
 [ "$REPS" -ge 1 ] 2>/dev/null || die "--reps takes a positive number, not \`$REPS\`"
@@ -43,7 +45,7 @@ case "$SIZE" in
     *[0-9]G) BYTES=$(( ${SIZE%G} * 1024 * 1024 * 1024 )) ;;
     *) die "--size takes a size like 256M or 4G, not \`$SIZE\`" ;;
 esac
-[[ "$MODES" =~ ^[abcd]+$ ]] || die "--modes takes letters of abcd, not \`$MODES\`"
+[[ "$MODES" =~ ^[abcde]+$ ]] || die "--modes takes letters of abcde, not \`$MODES\`"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="${XZUP_BENCH_WORK:-/var/tmp/xzup-bench-downtime}"
@@ -158,7 +160,14 @@ PY
 reset() {
     rm -f "$DEPLOY/.xzup/state.json" "$DEPLOY/docker-compose-grow.yml"
     rm -rf "$DEPLOY/backups" "$WORK/manual.tar.gz"
-    compose docker-compose_all.yml up -d >/dev/null 2>&1
+    # A live run leaves the seed file's containers running with the new values: Compose
+    # sees nothing to change, so they are recreated from the file.
+    if [ -e "$WORK/live.dirty" ]; then
+        compose docker-compose_all.yml up -d --force-recreate >/dev/null 2>&1
+        rm -f "$WORK/live.dirty"
+    else
+        compose docker-compose_all.yml up -d >/dev/null 2>&1
+    fi
     wait_healthy
     sync
     sleep 2
@@ -212,12 +221,17 @@ print(f"{longest:.2f}" if since is None else "nan")
 PY
 }
 
+# How many requests in the prober's log failed.
+failed() {
+    grep -c ' 0$' "$WORK/probe.log" || true
+}
+
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-# One run of MODE: prints "MODE OUTAGE GAP PARTS".
+# One run of MODE: prints "MODE OUTAGE GAP FAILED WALL PARTS".
 run_mode() {
-    local mode="$1" t0 t1 outage parts json
+    local mode="$1" t0 t1 outage parts json wall=-
     reset
     start_prober
     start_load
@@ -240,11 +254,14 @@ run_mode() {
                 parts="down $(secs "$t0" "$t_up")s, up $(secs "$t_up" "$t1")s"
             fi
             ;;
-        b|c)
-            local backup_mode=direct
-            [ "$mode" = c ] && backup_mode=precopy
-            json="$(xz --format json apply --tier grow --backup-mode "$backup_mode" --verify-window 1 2>"$WORK/xzup.err")" \
+        b|c|e)
+            local how=(--backup-mode direct)
+            [ "$mode" = c ] && how=(--backup-mode precopy)
+            [ "$mode" = e ] && { how=(--strategy live); touch "$WORK/live.dirty"; }
+            t0="$(now)"
+            json="$(xz --format json apply --tier grow "${how[@]}" --verify-window 1 2>"$WORK/xzup.err")" \
                 || { cat "$WORK/xzup.err" >&2; die "xzup apply failed (mode $mode)"; }
+            wall="$(secs "$t0" "$(now)")"
             read -r outage parts < <(python3 -c '
 import json, sys
 run = json.loads(sys.stdin.read())
@@ -257,7 +274,7 @@ print("%.2f" % (run["downtime_ms"] / 1000), parts)' <<<"$json")
     wait "$PROBER_PID" 2>/dev/null || true
     kill "$LOAD_PID" 2>/dev/null || true
     wait "$LOAD_PID" 2>/dev/null || true
-    echo "$mode $outage $(gap) $parts"
+    echo "$mode $outage $(gap) $(failed) $wall ${parts:--}"
 }
 
 mkdir -p "$WORK"
@@ -279,22 +296,24 @@ echo "bench-downtime: --size $SIZE --reps $REPS, Compose $XZUP_COMPOSE, $(nproc)
 python3 - "$RESULTS" <<'PY'
 import statistics, sys
 names = {"a": "manual (down, tar -czf, up)", "b": "xzup --backup-mode direct",
-         "c": "xzup --backup-mode precopy", "d": "floor (down, up)"}
+         "c": "xzup --backup-mode precopy", "d": "floor (down, up)",
+         "e": "xzup --strategy live"}
 runs = {}
 for line in open(sys.argv[1]):
-    mode, outage, gap, *parts = line.split()
-    runs.setdefault(mode, []).append((float(outage), float(gap), " ".join(parts)))
-print(f"{'':32} {'outage s':>9} {'gap s':>7}   runs (outage: parts)")
+    mode, outage, gap, failed, wall, *parts = line.split()
+    runs.setdefault(mode, []).append((float(outage), float(gap), int(failed), wall, " ".join(parts)))
+print(f"{'':32} {'outage s':>9} {'gap s':>7} {'failed':>7}   runs (outage: parts)")
 med = {}
-for mode in "abcd":
+for mode in "abcde":
     if mode not in runs:
         continue
     o = statistics.median(r[0] for r in runs[mode])
     g = statistics.median(r[1] for r in runs[mode])
+    f = statistics.median(r[2] for r in runs[mode])
     med[mode] = (o, g)
-    print(f"({mode}) {names[mode]:27} {o:9.2f} {g:7.2f}")
+    print(f"({mode}) {names[mode]:27} {o:9.2f} {g:7.2f} {f:7.0f}")
     for r in runs[mode]:
-        print(f"      {r[0]:.2f}s gap {r[1]:.2f}s: {r[2]}")
+        print(f"      {r[0]:.2f}s gap {r[1]:.2f}s, {r[2]} failed, apply wall {r[3]}s: {r[4]}")
 for a, b in (("b", "a"), ("c", "a"), ("c", "d")):
     if a in med and b in med:
         print(f"{a}/{b}: outage {med[a][0] / med[b][0]:.2f}, gap {med[a][1] / med[b][1]:.2f}")

@@ -241,6 +241,10 @@ pub struct PlanArgs {
     /// The steps of which backup mode to show (see `apply --backup-mode`) [default: precopy].
     #[arg(long, value_enum, value_name = "MODE")]
     pub backup_mode: Option<BackupModeArg>,
+    /// Also say, setting by setting, whether it can change on the running stack with no
+    /// restart, and why not (`live` or `auto` asks the engine; see `apply --strategy`).
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub strategy: Option<StrategyArg>,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +273,16 @@ pub struct ApplyArgs {
     /// direct (while the stack is down) [default: precopy].
     #[arg(long, value_enum, value_name = "MODE")]
     pub backup_mode: Option<BackupModeArg>,
+    /// How the new tier reaches the stack: restart (stop, back up, start with the new
+    /// file), live (the new limits and MySQL/Redis settings set on the running
+    /// containers, no restart; refused before anything changes, naming the settings,
+    /// when one cannot change live), auto (live when every setting can, else restart).
+    #[arg(long, value_enum, value_name = "STRATEGY", default_value_t = StrategyArg::Restart)]
+    pub strategy: StrategyArg,
+    /// With --strategy live (or auto, when it goes live): take the verified backup
+    /// anyway, while the stack runs. By default a live run takes none: it touches no data.
+    #[arg(long = "backup", conflicts_with = "backup_mode")]
+    pub live_backup: bool,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
@@ -312,6 +326,13 @@ pub struct ResumeArgs {
     /// run's own].
     #[arg(long, value_enum)]
     pub restore_data: Option<RestoreDataArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    Restart,
+    Live,
+    Auto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

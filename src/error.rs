@@ -21,6 +21,8 @@ pub enum Error {
     Lock(#[from] crate::lock::LockError),
     #[error(transparent)]
     Deployment(#[from] crate::deployment::DeploymentError),
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
     /// An output path on the command line that would replace what must not be replaced.
     #[error(transparent)]
     Output(#[from] crate::outpath::OutputError),
@@ -77,6 +79,7 @@ impl Error {
             Error::Lock(e) => e.hint(),
             Error::Deployment(e) => e.hint(),
             Error::Output(e) => e.hint(),
+            Error::Live(e) => e.hint(),
             Error::Upgrade(e) => e.hint(),
             Error::Usage { hint, .. } | Error::Other { hint, .. } => hint.clone(),
             Error::Io { .. } => None,

@@ -23,6 +23,7 @@ pub(crate) mod http;
 pub(crate) mod images;
 pub(crate) mod interrupt;
 pub(crate) mod journal;
+pub(crate) mod live;
 pub mod lock;
 pub(crate) mod outpath;
 pub(crate) mod plan;

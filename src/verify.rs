@@ -422,6 +422,7 @@ mod tests {
             memory,
             nano_cpus,
             memory_reservation,
+            memory_swap: 0,
         }
     }
 

@@ -94,6 +94,7 @@ mod tests {
             memory: 0,
             nano_cpus: 0,
             memory_reservation: 0,
+            memory_swap: 0,
         }
     }
 

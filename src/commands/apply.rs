@@ -1,10 +1,10 @@
 //! `xzup apply --tier T`: upgrade the running stack. With `--dry-run`, the plan only.
 
-use crate::cli::{ApplyArgs, BackupModeArg, RestoreDataArg, RunOptions};
+use crate::cli::{ApplyArgs, BackupModeArg, RestoreDataArg, RunOptions, StrategyArg};
 use crate::deployment::DeploymentOptions;
 use crate::error::Result;
 use crate::exit::ExitStatus;
-use crate::journal::{BackupSettings, RestoreData, RunSettings};
+use crate::journal::{BackupSettings, RestoreData, RunSettings, Strategy};
 use crate::printer::Printer;
 use crate::upgrade::{self, RunRequest};
 
@@ -15,6 +15,14 @@ pub(crate) fn run(
     printer: &Printer,
     args: &ApplyArgs,
 ) -> Result<ExitStatus> {
+    if args.live_backup && args.strategy == StrategyArg::Restart {
+        return Err(crate::error::Error::Usage {
+            message:
+                "--backup is for --strategy live or auto: the restart path always takes its backup"
+                    .into(),
+            hint: Some("drop --backup, or add --strategy live".into()),
+        });
+    }
     let backup_dir = args.backup.backup_dir.as_deref();
     let super::plan::Planned {
         deployment,
@@ -33,6 +41,12 @@ pub(crate) fn run(
         plan.warnings
             .extend(super::plan::apply_refusals(&deployment));
         super::plan::print(printer, &plan);
+        if args.strategy != StrategyArg::Restart && plan.changes && !printer.is_json() {
+            let new = crate::compose::ComposeFile::parse(&plan.target_file, plan.rendered.clone())?;
+            let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+            let live = crate::live::assess_files(&docker, &deployment.dir, &compose, &new, &roles)?;
+            super::plan::print_live(printer, &live);
+        }
         return Ok(super::plan::exit_status(&plan, args.detailed_exitcode));
     }
     if !plan.changes {
@@ -50,7 +64,10 @@ pub(crate) fn run(
         printer.warn(warning);
     }
     let only = super::plan::only_roles(args.target.only.as_deref())?;
+    let (strategy, strategy_note) = strategy(printer, args, &deployment, &compose, &roles, &plan)?;
     let settings = RunSettings {
+        strategy,
+        strategy_note,
         force: args.force,
         // A version upgrade pulls its new images before anything stops.
         pull: args.pull || (plan.images.iter().any(|i| i.changed) && !args.no_pull),
@@ -64,6 +81,7 @@ pub(crate) fn run(
             verify: !args.backup.no_verify,
             mode: BackupModeArg::or_default(args.backup_mode),
             mode_explicit: args.backup_mode.is_some(),
+            live_backup: args.live_backup,
         },
         ..run_settings(&args.run)
     };
@@ -73,6 +91,12 @@ pub(crate) fn run(
     }
     if settings.backup.mode_explicit {
         command.push_str(&format!(" --backup-mode {}", settings.backup.mode.name()));
+    }
+    if args.strategy != StrategyArg::Restart {
+        command.push_str(&format!(" --strategy {}", settings.strategy.name()));
+    }
+    if args.live_backup && settings.strategy == Strategy::Live {
+        command.push_str(" --backup");
     }
     if let Some(only) = &args.target.only {
         command.push_str(&format!(" --only {only}"));
@@ -102,6 +126,37 @@ pub(crate) fn run(
     let outcome = result?;
     summary(printer, &outcome.run);
     Ok(ExitStatus::Success)
+}
+
+/// The strategy the run takes, and for `auto` that fell back to the restart path, why.
+/// `live` and `auto` ask the engine what runs now (see [`crate::live`]): `live` refuses,
+/// naming the settings, when one cannot change live, before anything is touched.
+fn strategy(
+    printer: &Printer,
+    args: &ApplyArgs,
+    deployment: &crate::deployment::Deployment,
+    compose: &crate::compose::ComposeFile,
+    roles: &crate::roles::RoleMap,
+    plan: &crate::plan::Plan,
+) -> Result<(Strategy, Option<String>)> {
+    if args.strategy == StrategyArg::Restart {
+        return Ok((Strategy::Restart, None));
+    }
+    let new = crate::compose::ComposeFile::parse(&plan.target_file, plan.rendered.clone())?;
+    let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+    let assessment = crate::live::assess_files(&docker, &deployment.dir, compose, &new, roles)?;
+    if assessment.is_live() {
+        return Ok((Strategy::Live, None));
+    }
+    if args.strategy == StrategyArg::Live {
+        return Err(crate::live::LiveError::NotLive(assessment.why_not()).into());
+    }
+    let note = format!(
+        "--strategy auto takes the restart path: cannot change live: {}",
+        assessment.why_not()
+    );
+    printer.warn(&note);
+    Ok((Strategy::Restart, Some(note)))
 }
 
 /// The run options shared by `apply` and `resume`.

@@ -19,6 +19,8 @@ pub(crate) fn run(
     let Planned {
         mut plan,
         deployment,
+        compose,
+        roles,
         ..
     } = compute(
         opts,
@@ -27,8 +29,63 @@ pub(crate) fn run(
         crate::cli::BackupModeArg::or_default(args.backup_mode),
     )?;
     plan.warnings.extend(apply_refusals(&deployment));
-    print(printer, &plan);
+    let live = match args.strategy {
+        Some(crate::cli::StrategyArg::Live | crate::cli::StrategyArg::Auto) if plan.changes => {
+            let new = ComposeFile::parse(&plan.target_file, plan.rendered.clone())?;
+            let docker = crate::docker::Docker::new().with_secrets(compose.secrets());
+            Some(crate::live::assess_files(
+                &docker,
+                &deployment.dir,
+                &compose,
+                &new,
+                &roles,
+            )?)
+        }
+        _ => None,
+    };
+    match &live {
+        Some(live) if printer.is_json() => {
+            #[derive(serde::Serialize)]
+            struct WithLive<'a> {
+                #[serde(flatten)]
+                plan: &'a Plan,
+                live: &'a crate::live::Assessment,
+            }
+            printer.json(&WithLive { plan: &plan, live });
+        }
+        _ => print(printer, &plan),
+    }
+    if let Some(live) = &live
+        && !printer.is_json()
+    {
+        print_live(printer, live);
+    }
     Ok(exit_status(&plan, args.detailed_exitcode))
+}
+
+/// The plan's live section: each setting that changes, and whether it can change on the
+/// running stack (`--strategy live`), or why not.
+pub(crate) fn print_live(printer: &Printer, live: &crate::live::Assessment) {
+    printer.out("");
+    printer.out(printer.paint("Live (no restart)", Style::Bold));
+    for change in &live.changes {
+        let verdict = match &change.not_live {
+            None => printer.paint("live", Style::Good),
+            Some(why) => printer.paint(&format!("restart needed: {why}"), Style::Error),
+        };
+        printer.out(format_args!(
+            "  {:<28} {:<24} {} -> {}  {verdict}",
+            change.service, change.setting, change.from, change.to
+        ));
+    }
+    if live.is_live() {
+        printer.out("  every setting can change live: `apply --strategy live` restarts nothing");
+    } else {
+        printer.out(printer.paint(
+            "  `apply --strategy live` would refuse; `--strategy auto` takes the restart path",
+            Style::Warn,
+        ));
+    }
 }
 
 /// What would make `apply` refuse before it changes anything, as warnings for the plan

@@ -46,6 +46,10 @@ struct StatusReport {
     engine: Option<String>,
     /// One row per role in the deployment; empty when no Docker engine answers.
     containers: Vec<ContainerRow>,
+    /// MySQL/Redis values that run otherwise than the file says, or were set at run time
+    /// (a live run) and would revert on a restart, and the command that settles them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<crate::live::Drift>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,6 +120,7 @@ fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
     let docker = Docker::new().with_secrets(compose.secrets());
     let mut containers = Vec::new();
     let mut engine = None;
+    let mut live = None;
     match Compose::open(
         &docker,
         &deployment.dir,
@@ -151,6 +156,25 @@ fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
                     },
                 });
             }
+            let with_container: Vec<_> = roles
+                .iter()
+                .filter_map(|(role, service)| {
+                    running
+                        .iter()
+                        .find(|x| x.service.as_deref() == Some(service))
+                        .map(|c| (role, service.to_string(), c))
+                })
+                .collect();
+            let drift = crate::live::drift(
+                &docker,
+                &c,
+                &deployment.dir,
+                &with_container,
+                &observed.mysql,
+                &observed.redis,
+                crate::live::root_password(&roles, &compose).as_deref(),
+            );
+            live = (!drift.is_empty()).then_some(drift);
             engine = Some(format!(
                 "project `{}`, compose {}",
                 project.name,
@@ -205,6 +229,7 @@ fn build(printer: &Printer, opts: &DeploymentOptions) -> Result<StatusReport> {
             .collect(),
         engine,
         containers,
+        live,
         deployment: deployment.dir,
     })
 }
@@ -314,6 +339,21 @@ fn print_text(printer: &Printer, report: &StatusReport) {
             row.state
         ));
     }
+    if let Some(live) = &report.live {
+        printer.out("Settings:");
+        for line in &live.differs {
+            printer.out(printer.paint(&format!("  differs: {line}"), Style::Warn));
+        }
+        for line in &live.reverts_on_restart {
+            printer.out(printer.paint(&format!("  reverts on a restart: {line}"), Style::Warn));
+        }
+        if let Some(settle) = &live.settle {
+            printer.out(format_args!(
+                "  settle with `{settle}` in {}: Compose recreates the containers from the active file (each restarts once)",
+                report.deployment.display()
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +398,7 @@ mod tests {
             }],
             unreadable_journals: Vec::new(),
             engine: Some("project `x`, compose v2".into()),
+            live: None,
             containers: vec![
                 ContainerRow {
                     role: Role::Db,

@@ -65,6 +65,8 @@ pub struct ContainerInfo {
     pub nano_cpus: i64,
     /// `HostConfig.MemoryReservation`, bytes; 0 = none.
     pub memory_reservation: u64,
+    /// `HostConfig.MemorySwap`, bytes of memory plus swap; -1 = unlimited, 0 = unset.
+    pub memory_swap: i64,
 }
 
 /// A service of a Compose project and the state of its container.
@@ -498,6 +500,8 @@ fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>, String> {
         nano_cpus: i64,
         #[serde(default)]
         memory_reservation: u64,
+        #[serde(default)]
+        memory_swap: i64,
     }
     let raw: Vec<Raw> = serde_json::from_str(stdout.trim()).map_err(|e| e.to_string())?;
     Ok(raw
@@ -527,6 +531,7 @@ fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>, String> {
                 memory: r.host_config.memory,
                 nano_cpus: r.host_config.nano_cpus,
                 memory_reservation: r.host_config.memory_reservation,
+                memory_swap: r.host_config.memory_swap,
             }
         })
         .collect())
@@ -737,6 +742,7 @@ mod tests {
                 memory: 2_147_483_648,
                 nano_cpus: 2_000_000_000,
                 memory_reservation: 1_073_741_824,
+                memory_swap: 0,
             }
         );
         let plain = &containers[1];

@@ -19,6 +19,7 @@ mod engine;
 mod exec;
 mod images;
 pub mod socket;
+mod update;
 mod volume;
 
 use std::ffi::{OsStr, OsString};

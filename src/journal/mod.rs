@@ -31,9 +31,10 @@ use crate::roles::RoleMap;
 use crate::secrets::Redactor;
 
 pub use record::{
-    BackupMode, BackupRef, BackupSettings, ComposeFileRef, KeptImage, OutagePart, Outcome,
-    RestoreData, Run, RunKind, RunMeta, RunSettings, SCHEMA_VERSION, SizingChange, SizingSnapshot,
-    Step, StepRecord, StepStatus, describe_outage, relative_to, sha256_hex,
+    BackupMode, BackupRef, BackupSettings, ComposeFileRef, KeptImage, LiveValues, OutagePart,
+    Outcome, RestoreData, Run, RunKind, RunMeta, RunSettings, SCHEMA_VERSION, SizingChange,
+    SizingSnapshot, Step, StepRecord, StepStatus, Strategy, describe_outage, relative_to,
+    sha256_hex,
 };
 pub use runs::{JOURNAL_FILE, Listing, find, list, runs_dir, unfinished};
 
@@ -133,7 +134,7 @@ impl Journal {
     ) -> Journal {
         let mut journal = Journal {
             run: Run {
-                schema: record::schema_for(meta.settings.backup.mode),
+                schema: record::schema_for_settings(&meta.settings),
                 id,
                 kind: meta.kind,
                 xzup_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -163,6 +164,7 @@ impl Journal {
                 precopy_fallback: None,
                 warnings: Vec::new(),
                 sizing: None,
+                live_before: BTreeMap::new(),
             },
             path,
             redactor: Redactor::default(),
@@ -402,6 +404,15 @@ impl Journal {
     /// The run's options, changed by `xzup resume` or `xzup rollback` for the rest of it.
     pub fn set_settings(&mut self, settings: RunSettings) -> Result<(), JournalError> {
         self.run.settings = settings;
+        self.save()
+    }
+
+    /// A live run's values before it changed them (see [`Run::live_before`]).
+    pub fn set_live_before(
+        &mut self,
+        values: BTreeMap<String, LiveValues>,
+    ) -> Result<(), JournalError> {
+        self.run.live_before = values;
         self.save()
     }
 

@@ -20,7 +20,18 @@ use crate::roles::{Role, RoleMap};
 /// A run written with version 2 uses the pre-copy sequence ([`BackupMode::Precopy`]):
 /// an older xzup must refuse it rather than resume it with the direct steps. A direct run
 /// is still written as version 1, which every xzup reads.
-pub const SCHEMA_VERSION: u32 = 2;
+/// A run written with version 3 uses the live sequence ([`Strategy::Live`]): its steps
+/// and its record of the values it changed (`live_before`) mean nothing to an older xzup.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The version a run with `settings` is written with: a live run is 3, else by its
+/// backup mode (see [`SCHEMA_VERSION`]).
+pub fn schema_for_settings(settings: &RunSettings) -> u32 {
+    match settings.strategy {
+        Strategy::Live => 3,
+        Strategy::Restart => schema_for(settings.backup.mode),
+    }
+}
 
 /// The version a run of `mode` is written with (see [`SCHEMA_VERSION`]).
 pub fn schema_for(mode: BackupMode) -> u32 {
@@ -64,6 +75,15 @@ impl RunKind {
             _ => self.steps(),
         }
     }
+
+    /// The steps a run of this kind takes with `settings` (strategy, backup mode).
+    pub fn steps_for(self, settings: &RunSettings) -> &'static [Step] {
+        match (self, settings.strategy) {
+            (RunKind::Apply, Strategy::Live) => &Step::APPLY_LIVE,
+            (RunKind::Rollback, Strategy::Live) => &Step::ROLLBACK_LIVE,
+            _ => self.steps_with(settings.backup.mode),
+        }
+    }
 }
 
 impl fmt::Display for RunKind {
@@ -100,6 +120,10 @@ pub enum Step {
     RollbackUp,
     /// Check the old stack runs and is healthy.
     RollbackCheck,
+    /// Live: the new limits and MySQL/Redis settings set on the running containers.
+    LiveUpdate,
+    /// Live: the values recorded before `live-update` set back on the running containers.
+    RollbackLive,
 }
 
 impl Step {
@@ -130,6 +154,25 @@ impl Step {
         Step::Commit,
     ];
 
+    /// The steps of a live upgrade (`--strategy live`), in order: nothing stops. `backup`
+    /// is skipped unless `--backup` asked for one.
+    pub const APPLY_LIVE: [Step; 6] = [
+        Step::Preflight,
+        Step::Backup,
+        Step::WriteCompose,
+        Step::LiveUpdate,
+        Step::Verify,
+        Step::Commit,
+    ];
+
+    /// The steps of a live run's rollback, automatic or manual: the old values set back
+    /// on the running containers, the old file active again, the stack checked.
+    pub const ROLLBACK_LIVE: [Step; 3] = [
+        Step::RollbackLive,
+        Step::RollbackActivate,
+        Step::RollbackCheck,
+    ];
+
     /// The steps of a rollback, automatic or manual, in order.
     pub const ROLLBACK: [Step; 5] = [
         Step::RollbackDown,
@@ -157,11 +200,13 @@ impl Step {
             Step::RollbackActivate => "rollback-activate",
             Step::RollbackUp => "rollback-up",
             Step::RollbackCheck => "rollback-check",
+            Step::LiveUpdate => "live-update",
+            Step::RollbackLive => "rollback-live",
         }
     }
 
     pub fn is_rollback(self) -> bool {
-        Step::ROLLBACK.contains(&self)
+        Step::ROLLBACK.contains(&self) || Step::ROLLBACK_LIVE.contains(&self)
     }
 }
 
@@ -337,6 +382,26 @@ impl BackupMode {
     }
 }
 
+/// `--strategy`: how the new tier reaches the running stack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Stop the stack, back up, start it with the new file (the plan's procedure).
+    #[default]
+    Restart,
+    /// Set the new limits and settings on the running containers: no restart.
+    Live,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Restart => "restart",
+            Strategy::Live => "live",
+        }
+    }
+}
+
 /// Where and how the run writes its backup (resume redoes an interrupted backup).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -351,6 +416,9 @@ pub struct BackupSettings {
     /// `--backup-mode` was given: a pre-copy that cannot be done refuses instead of
     /// falling back to a direct backup.
     pub mode_explicit: bool,
+    /// A live run takes a backup only when asked (`--backup`): it touches no data.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub live_backup: bool,
 }
 
 impl Default for BackupSettings {
@@ -362,6 +430,7 @@ impl Default for BackupSettings {
             verify: true,
             mode: BackupMode::Direct,
             mode_explicit: false,
+            live_backup: false,
         }
     }
 }
@@ -377,6 +446,13 @@ pub struct RunSettings {
     pub force: bool,
     pub pull: bool,
     pub backup: BackupSettings,
+    /// The sequence the run walks: restart (the default) or live. Resume and rollback
+    /// keep it; a journal without it is a restart run.
+    pub strategy: Strategy,
+    /// `--strategy auto` chose the restart path: why (said at the start, kept for
+    /// history). `None` when the operator chose, or live was possible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy_note: Option<String>,
 }
 
 impl Default for RunSettings {
@@ -390,6 +466,8 @@ impl Default for RunSettings {
             force: false,
             pull: false,
             backup: BackupSettings::default(),
+            strategy: Strategy::Restart,
+            strategy_note: None,
         }
     }
 }
@@ -500,6 +578,30 @@ pub struct Run {
     /// verify: "did the upgrade help?". Optional, so the schema version stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizing: Option<SizingChange>,
+    /// A live run: each service's values before `live-update` changed them (what its
+    /// rollback sets back), recorded at preflight.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub live_before: BTreeMap<String, LiveValues>,
+}
+
+/// One container's values as a live run found them: limits from `docker inspect`, the
+/// MySQL/Redis variables as the server reported them (name → value), and what must not
+/// change while the run goes on (its ID and start time).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveValues {
+    pub container: String,
+    pub container_id: String,
+    pub started_at: String,
+    pub memory: u64,
+    /// `HostConfig.MemorySwap` (-1 unlimited, 0 unset).
+    pub memory_swap: i64,
+    pub nano_cpus: i64,
+    pub memory_reservation: u64,
+    /// MySQL global variables (`max_connections` …), as `SHOW VARIABLES` prints them.
+    pub mysql: BTreeMap<String, String>,
+    /// Redis parameters (`maxmemory` …), as `CONFIG GET` prints them.
+    pub redis: BTreeMap<String, String>,
 }
 
 /// The stack's use before and after a run (`xzup history` shows them side by side).
@@ -555,9 +657,9 @@ impl Run {
     /// automatic rollback began.
     pub fn sequence(&self) -> &'static [Step] {
         if self.rollback_reason.is_some() {
-            &Step::ROLLBACK
+            RunKind::Rollback.steps_for(&self.settings)
         } else {
-            self.kind.steps_with(self.settings.backup.mode)
+            self.kind.steps_for(&self.settings)
         }
     }
 
@@ -590,6 +692,14 @@ impl Run {
     /// `up` keeps the stack down until the rollback brings the old one back. `None` while
     /// the stack is not (known to be) back, or when it never went down.
     pub fn downtime_ms(&self) -> Option<u64> {
+        // A live run never stops the stack: no outage, once its change (or the way back)
+        // is in place.
+        if self.settings.strategy == Strategy::Live {
+            let changed = [Step::LiveUpdate, Step::RollbackLive]
+                .into_iter()
+                .any(|s| self.step_status(s).is_some_and(StepStatus::is_complete));
+            return changed.then_some(0);
+        }
         let mut total = 0;
         let mut down_since: Option<DateTime<Utc>> = None;
         let mut went_down = false;

@@ -544,7 +544,7 @@ fn a_newer_journal_format_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "the journal `{}` has format version 99; this xzup reads up to version 2",
+            "the journal `{}` has format version 99; this xzup reads up to version 3",
             path.display()
         )
     );
@@ -614,4 +614,50 @@ fn a_precopy_run_is_written_as_version_2_and_a_direct_one_as_version_1() {
     let old = Journal::load(direct.path()).unwrap();
     assert_eq!(old.run().settings.backup.mode, BackupMode::Direct);
     assert_eq!(old.run().sequence(), &Step::APPLY);
+}
+
+#[test]
+fn a_live_run_is_written_as_version_3_with_its_own_steps_and_no_outage() {
+    let mut live = meta(RunKind::Apply, "high");
+    live.settings.strategy = Strategy::Live;
+    let (_dir, mut journal) = scratch(live);
+    assert_eq!(journal.run().schema, 3);
+    assert_eq!(journal.run().sequence(), &Step::APPLY_LIVE);
+    assert_eq!(journal.run().downtime_ms(), None, "nothing set yet");
+    let before = BTreeMap::from([(
+        "db".to_string(),
+        LiveValues {
+            memory: 768 << 20,
+            ..LiveValues::default()
+        },
+    )]);
+    journal.set_live_before(before.clone()).unwrap();
+    for step in [
+        Step::Preflight,
+        Step::Backup,
+        Step::WriteCompose,
+        Step::LiveUpdate,
+    ] {
+        journal.start(step).unwrap();
+        journal.finish(step, None).unwrap();
+    }
+    assert_eq!(journal.run().downtime_ms(), Some(0));
+    journal.begin_rollback("verify failed").unwrap();
+    assert_eq!(journal.run().sequence(), &Step::ROLLBACK_LIVE);
+    assert_eq!(journal.next_step(), Some(Step::RollbackLive));
+    let loaded = Journal::load(journal.path()).unwrap();
+    assert_eq!(loaded.run().settings.strategy, Strategy::Live);
+    assert_eq!(loaded.run().live_before, before);
+    assert_eq!(loaded.run().downtime_ms, Some(0));
+
+    // A journal without the field is a restart run.
+    let text = fs::read_to_string(journal.path()).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["settings"]
+        .as_object_mut()
+        .unwrap()
+        .remove("strategy");
+    fs::write(journal.path(), serde_json::to_vec(&value).unwrap()).unwrap();
+    let old = Journal::load(journal.path()).unwrap();
+    assert_eq!(old.run().settings.strategy, Strategy::Restart);
 }

@@ -16,6 +16,8 @@
 //! - `XZUP_TEST_FAULT_AT=<point>` sends SIGKILL to the process itself when the run
 //!   reaches `<point>` ([`Point::name`]: `started:<step>`, `middle:<step>`, `done:<step>`):
 //!   no destructor, no flush, no lock release — what a power cut or the OOM killer leaves.
+//! - `XZUP_TEST_FAIL_AT=<point>` makes a step that asks ([`fails_at`]; `live-update` at its
+//!   middle, after its first change) fail as a Docker call would: the loop rolls back.
 //! - `XZUP_TEST_PAUSE_AT=locked` waits once `backup`, `restore` or `backups prune` holds the
 //!   deployment lock, before its work.
 //!
@@ -69,6 +71,22 @@ impl Point {
 
 /// The run is at `point`. `stop_requested` ends a pause early (Ctrl-C). Does nothing
 /// unless built with the `test-hooks` feature.
+/// Whether a test build was asked to fail the step at `point` (`XZUP_TEST_FAIL_AT`): the
+/// step then returns its own failure, as a Docker call that failed would, and the loop
+/// rolls back. Always `false` without `test-hooks`.
+#[inline]
+pub(crate) fn fails_at(point: Point) -> bool {
+    #[cfg(feature = "test-hooks")]
+    {
+        enabled::faults_at(point, std::env::var("XZUP_TEST_FAIL_AT").ok().as_deref())
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        let _ = point;
+        false
+    }
+}
+
 #[inline]
 pub(crate) fn reached(point: Point, stop_requested: fn() -> bool) {
     #[cfg(feature = "test-hooks")]

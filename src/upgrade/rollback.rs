@@ -44,7 +44,7 @@ pub fn rollback_run(
             observer.warning(&note);
         }
         let mut ctx = Ctx::for_run(deployment, unfinished, observer)?;
-        let sequence = steps::sequence(ctx.run().settings.backup.mode);
+        let sequence = steps::for_settings(&ctx.run().settings);
         return match engine::drive(&mut ctx, sequence) {
             // The operator asked for this rollback: it succeeding is a success.
             Err(UpgradeError::RolledBack { .. }) | Ok(()) => Ok(Summary::of(&ctx)),
@@ -158,8 +158,12 @@ fn start_manual(
     if let Some(backup) = o.backup.clone() {
         journal.set_backup(backup)?;
     }
+    // A live upgrade is undone live: the values it found, set back.
+    if !o.live_before.is_empty() {
+        journal.set_live_before(o.live_before.clone())?;
+    }
     let mut ctx = Ctx::for_run(deployment, journal, observer)?;
-    let sequence = steps::sequence(ctx.run().settings.backup.mode);
+    let sequence = steps::for_settings(&ctx.run().settings);
     engine::drive(&mut ctx, sequence)?;
     Ok(Summary::of(&ctx))
 }

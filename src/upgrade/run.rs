@@ -109,7 +109,7 @@ pub fn apply(
     );
     // Keep both files beside the journal before anything changes.
     ctx.keep_copies(&request.compose.text, &plan.rendered)?;
-    let sequence = steps::sequence(ctx.run().settings.backup.mode);
+    let sequence = steps::for_settings(&ctx.run().settings);
     engine::drive(&mut ctx, sequence)?;
     Ok(Summary::of(&ctx))
 }
@@ -134,7 +134,7 @@ pub fn resume(
         observer.warning(&note);
     }
     let mut ctx = Ctx::for_run(deployment, journal, observer)?;
-    let sequence = steps::sequence(ctx.run().settings.backup.mode);
+    let sequence = steps::for_settings(&ctx.run().settings);
     engine::drive(&mut ctx, sequence)?;
     Ok(Summary::of(&ctx))
 }

@@ -391,6 +391,30 @@ fn usage_errors_exit_64() {
     xzup().args(["--help"]).run().success();
 }
 
+#[test]
+fn live_options_are_checked_before_anything_runs() {
+    let dir = deployment("offline");
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["apply", "--tier", "high", "--backup"])
+        .run()
+        .code(64);
+    assert!(
+        out.stderr.contains(
+            "--backup is for --strategy live or auto: the restart path always takes its backup"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = xzup()
+        .cwd(dir.path())
+        .args(["apply", "--tier", "high", "--strategy", "sometimes"])
+        .run()
+        .code(64);
+    assert!(out.stderr.contains("restart, live, auto"), "{}", out.stderr);
+    assert!(!dir.path().join(".xzup").exists(), "nothing written");
+}
+
 // ---- output: closed pipes, JSON, --verbose ----
 
 #[test]
@@ -670,6 +694,7 @@ fn test_variables_are_in_test_builds_only() {
         "XZUP_TEST_PAUSE_AT",
         "XZUP_TEST_PAUSE_RELEASE",
         "XZUP_TEST_FAULT_AT",
+        "XZUP_TEST_FAIL_AT",
         "XZUP_TEST_VOLUMES_UNREADABLE",
     ] {
         assert_eq!(

@@ -17,6 +17,7 @@ mod e2e_driver;
 mod e2e_engine_faults;
 mod e2e_faults;
 mod e2e_images;
+mod e2e_live;
 mod e2e_partial;
 mod e2e_precopy;
 mod e2e_upgrade;

@@ -13,11 +13,16 @@ mod commit;
 mod delta;
 mod down;
 mod images;
+mod live_backup;
+mod live_preflight;
+mod live_update;
+mod live_verify;
 mod precopy;
 mod preflight;
 mod rollback_activate;
 mod rollback_check;
 mod rollback_down;
+mod rollback_live;
 mod rollback_restore_data;
 mod rollback_up;
 mod stack;
@@ -26,9 +31,18 @@ mod up;
 mod verify;
 mod write_compose;
 
-use crate::journal::BackupMode;
+use crate::journal::{BackupMode, RunSettings, Strategy};
 
 use super::step::Sequence;
+
+/// The sequence a run with `settings` walks: its strategy, then its backup mode (the
+/// journal records both).
+pub(super) fn for_settings(settings: &RunSettings) -> &'static Sequence<'static> {
+    match settings.strategy {
+        Strategy::Live => &LIVE,
+        Strategy::Restart => sequence(settings.backup.mode),
+    }
+}
 
 /// The sequence a run with backup `mode` walks (the journal records the mode).
 pub(super) fn sequence(mode: BackupMode) -> &'static Sequence<'static> {
@@ -77,6 +91,24 @@ pub(super) const PRECOPY: Sequence<'static> = Sequence {
     rollback: STANDARD.rollback,
 };
 
+/// `--strategy live`: the new values set on the running containers; nothing stops. The
+/// way back is live too: the old values set back, the old file active again.
+pub(super) const LIVE: Sequence<'static> = Sequence {
+    apply: &[
+        &live_preflight::LivePreflight,
+        &live_backup::LiveBackup,
+        &write_compose::WriteCompose,
+        &live_update::LiveUpdate,
+        &live_verify::LiveVerify,
+        &commit::Commit,
+    ],
+    rollback: &[
+        &rollback_live::RollbackLive,
+        &rollback_activate::RollbackActivate,
+        &rollback_check::RollbackCheck,
+    ],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +135,28 @@ mod tests {
             ids(sequence(BackupMode::Direct).apply),
             journal::Step::APPLY
         );
+        assert_eq!(ids(LIVE.apply), journal::Step::APPLY_LIVE);
+        assert_eq!(ids(LIVE.rollback), journal::Step::ROLLBACK_LIVE);
+        let live = RunSettings {
+            strategy: Strategy::Live,
+            ..RunSettings::default()
+        };
+        assert_eq!(ids(for_settings(&live).apply), journal::Step::APPLY_LIVE);
+        assert_eq!(
+            ids(for_settings(&RunSettings::default()).apply),
+            journal::Step::APPLY
+        );
+    }
+
+    #[test]
+    fn a_live_run_changes_nothing_before_live_update_but_preflight_checks() {
+        let quiet: Vec<_> = LIVE
+            .apply
+            .iter()
+            .filter(|s| s.changes_nothing())
+            .map(|s| s.id())
+            .collect();
+        assert_eq!(quiet, [journal::Step::Preflight]);
     }
 
     #[test]

@@ -245,7 +245,7 @@ pub(super) fn cases() -> Vec<Case> {
             "resume, journal from the future",
             &["resume"],
             1,
-            "has format version 99; this xzup reads up to version 2",
+            "has format version 99; this xzup reads up to version 3",
             "use the newer xzup that wrote it",
         )
         .fake_docker()
