@@ -101,7 +101,7 @@ if [ "${XZUP_FAULT_MATRIX_BOTH:-0}" != 1 ]; then
         'e2e_data::'
         'e2e_precopy::e2e_precopy_(apply_under_writes|killed_during_the_archive_then_rolled_back)'
         'e2e_live::'
-        'e2e_images::'
+        'e2e_images::e2e_images_(apply_a_new_web|a_new_web_that_fails)'
         'e2e_doctor::e2e_doctor_a_server_only'
     )
     E2E_FILTER=''

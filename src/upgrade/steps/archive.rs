@@ -27,13 +27,13 @@ impl Step for Archive {
     }
 
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
-        finish_archive(ctx)
+        finish_archive(ctx, false)
     }
 }
 
 /// Writes (or keeps, when one verifies already) the archive from the staging copy, and
 /// removes the copy once the archive is verified.
-pub(super) fn finish_archive(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+pub(super) fn finish_archive(ctx: &mut Ctx<'_>, in_rollback: bool) -> Result<String, StepError> {
     let staging = ctx.staging_dir();
     let archive = ctx.archive_path();
     if !staging.is_dir() && !archive.exists() {
@@ -42,7 +42,7 @@ pub(super) fn finish_archive(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
             ctx.rel(&staging)
         )));
     }
-    let detail = write_archive(ctx, journal::Step::Archive, Some(&staging))?;
+    let detail = write_archive(ctx, journal::Step::Archive, Some(&staging), in_rollback)?;
     if ctx.run().backup.as_ref().is_some_and(|b| b.verified) {
         remove_staging(&staging)?;
         return Ok(format!("{detail}; staging copy removed"));

@@ -29,7 +29,7 @@ impl Step for Backup {
     }
 
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<String, StepError> {
-        write_archive(ctx, self.id(), None)
+        write_archive(ctx, self.id(), None, false)
     }
 }
 
@@ -40,6 +40,7 @@ pub(super) fn write_archive(
     ctx: &mut Ctx<'_>,
     step: journal::Step,
     staged: Option<&Path>,
+    in_rollback: bool,
 ) -> Result<String, StepError> {
     {
         let out = ctx.archive_path();
@@ -102,11 +103,14 @@ pub(super) fn write_archive(
             tool: backup::TOOL.to_string(),
             staged: staged.map(Path::to_path_buf),
         };
-        let report = backup::create(
-            &request,
-            &mut ObserverProgress::interruptible(&mut *ctx.observer, ctx.stop_requested)
-                .middle_of(step),
-        )?;
+        // In a rollback the first Ctrl-C (which may be what started it) must not stop
+        // the archive it restores from: only a second one does.
+        let mut progress = if in_rollback {
+            ObserverProgress::rollback(&mut *ctx.observer, ctx.stop_again)
+        } else {
+            ObserverProgress::interruptible(&mut *ctx.observer, ctx.stop_requested).middle_of(step)
+        };
+        let report = backup::create(&request, &mut progress)?;
         record_backup(ctx, &out, report.archive_bytes, report.verified)?;
         // Sockets and fifos (recreated by their services): said, as the manifest says.
         for skipped in &report.skipped {

@@ -25,6 +25,6 @@ impl Step for LiveBackup {
         ctx.warn(
             "the backup is read while MariaDB/MySQL runs: its files are as a crash would leave them (InnoDB recovers them on start)",
         )?;
-        write_archive(ctx, self.id(), None)
+        write_archive(ctx, self.id(), None, false)
     }
 }

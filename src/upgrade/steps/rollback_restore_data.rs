@@ -70,7 +70,7 @@ impl Step for RollbackRestoreData {
                 .waiting("making the archive from the staging copy to restore from");
             made = format!(
                 " (archive made from the staging copy: {})",
-                finish_archive(ctx)?
+                finish_archive(ctx, true)?
             );
         }
         let backup = ctx
