@@ -69,8 +69,6 @@ impl Point {
     }
 }
 
-/// The run is at `point`. `stop_requested` ends a pause early (Ctrl-C). Does nothing
-/// unless built with the `test-hooks` feature.
 /// Whether a test build was asked to fail the step at `point` (`XZUP_TEST_FAIL_AT`): the
 /// step then returns its own failure, as a Docker call that failed would, and the loop
 /// rolls back. Always `false` without `test-hooks`.
@@ -87,6 +85,8 @@ pub(crate) fn fails_at(point: Point) -> bool {
     }
 }
 
+/// The run is at `point`. `stop_requested` ends a pause early (Ctrl-C). Does nothing
+/// unless built with the `test-hooks` feature.
 #[inline]
 pub(crate) fn reached(point: Point, stop_requested: fn() -> bool) {
     #[cfg(feature = "test-hooks")]
