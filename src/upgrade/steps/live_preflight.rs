@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::docker::{ComposeCli, Project};
 use crate::journal;
 use crate::live;
 use crate::upgrade::context::{Ctx, NEW_COPY};
@@ -31,25 +30,7 @@ impl Step for LivePreflight {
         let info = ctx.docker.info()?;
         let (previous_path, previous) = ctx.previous_file()?;
         let (_, new) = ctx.new_file()?;
-        let cli = match ctx.run().compose_flavour.clone() {
-            Some(_) => ctx.compose(&previous_path).map(|c| c.cli().clone())?,
-            None => ComposeCli::detect(&ctx.docker)?,
-        };
-        if ctx.run().project.is_none() {
-            let project = Project::discover(
-                &ctx.docker,
-                cli.flavour,
-                &ctx.dir,
-                &previous_path,
-                &previous.container_names().into_values().collect::<Vec<_>>(),
-            )?;
-            ctx.journal.set_project(&project.name)?;
-        }
-        if ctx.run().compose_flavour.is_none() {
-            ctx.journal.set_compose_flavour(cli.flavour.as_str())?;
-        }
-        ctx.cli = Some(cli.clone());
-        let project = ctx.run().project.clone().unwrap_or_default();
+        let (cli, project) = super::preflight::compose_and_project(ctx, &previous_path, &previous)?;
 
         let observed = new.observe(&ctx.roles)?;
         let checks = crate::plan::host_checks(

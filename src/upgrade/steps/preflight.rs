@@ -34,16 +34,15 @@ impl Step for Preflight {
     }
 }
 
-fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
-    let force = ctx.run().settings.force;
-    let info = ctx.docker.info()?;
-    let (previous_path, previous) = ctx.previous_file()?;
-    let (_, new) = ctx.new_file()?;
-
-    // The Compose CLI and the project the running stack belongs to, so that `down` with
-    // the old file and `up` with the new one address the same containers.
+/// The Compose CLI and the project the running stack belongs to (found once, then read
+/// from the journal), so that every later step addresses the same containers.
+pub(super) fn compose_and_project(
+    ctx: &mut Ctx<'_>,
+    previous_path: &std::path::Path,
+    previous: &crate::compose::ComposeFile,
+) -> Result<(ComposeCli, String), StepError> {
     let cli = match ctx.run().compose_flavour.clone() {
-        Some(_) => ctx.compose(&previous_path).map(|c| c.cli().clone())?,
+        Some(_) => ctx.compose(previous_path).map(|c| c.cli().clone())?,
         None => ComposeCli::detect(&ctx.docker)?,
     };
     if ctx.run().project.is_none() {
@@ -51,7 +50,7 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
             &ctx.docker,
             cli.flavour,
             &ctx.dir,
-            &previous_path,
+            previous_path,
             &previous.container_names().into_values().collect::<Vec<_>>(),
         )?;
         ctx.journal.set_project(&project.name)?;
@@ -61,6 +60,16 @@ fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
     }
     ctx.cli = Some(cli.clone());
     let project = ctx.run().project.clone().unwrap_or_default();
+    Ok((cli, project))
+}
+
+fn run(ctx: &mut Ctx<'_>) -> Result<String, StepError> {
+    let force = ctx.run().settings.force;
+    let info = ctx.docker.info()?;
+    let (previous_path, previous) = ctx.previous_file()?;
+    let (_, new) = ctx.new_file()?;
+
+    let (cli, project) = compose_and_project(ctx, &previous_path, &previous)?;
 
     // The images the containers run now: what a rollback returns to.
     let containers = ctx.docker.project_containers(&project)?;
